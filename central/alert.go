@@ -21,7 +21,7 @@ type AlertState string
 
 const (
 	StateDraft     AlertState = "draft"
-	StatePending   AlertState = "pending" // waiting for a second person's approval
+	StatePending   AlertState = "pending_approval" // waiting for a second person's approval
 	StatePublished AlertState = "published"
 	StateCancelled AlertState = "cancelled"
 	StateExpired   AlertState = "expired"
@@ -154,14 +154,21 @@ func (a *Alert) Wire() wire.Alert {
 // AlertFilter selects alerts for List.
 type AlertFilter struct {
 	States []AlertState `json:"states,omitempty"` // empty: all
-	Limit  int          `json:"limit,omitempty"`  // default 100, max 1000
-	Cursor string       `json:"cursor,omitempty"` // from the previous page
+	Offset int          `json:"offset,omitempty"`
+	Limit  int          `json:"limit,omitempty"` // default 50, max 1000
 }
 
 // AlertPage is one page of List.
 type AlertPage struct {
-	Alerts     []Alert `json:"alerts"`
-	NextCursor string  `json:"next_cursor,omitempty"`
+	Alerts []Alert `json:"alerts"` // newest first
+	Total  int     `json:"total"`
+}
+
+// TargetCount is how many known devices a target reaches.
+type TargetCount struct {
+	Devices       int  `json:"devices"`
+	Online        int  `json:"online"`
+	NeedsApproval bool `json:"needs_approval"`
 }
 
 // Orientation of a preview.

@@ -28,7 +28,8 @@ type AuditFilter struct {
 	Since  time.Time `json:"since,omitzero"`
 	Until  time.Time `json:"until,omitzero"`
 	Before uint64    `json:"before,omitempty"` // only entries with Seq < Before (paging)
-	Limit  int       `json:"limit,omitempty"`  // default 100, max 1000
+	Offset int       `json:"offset,omitempty"`
+	Limit  int       `json:"limit,omitempty"` // default 100, max 1000
 }
 
 // AuditVerify is the result of checking the whole chain.

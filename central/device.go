@@ -59,15 +59,14 @@ type DeviceQuery struct {
 	Pref   string `json:"pref,omitempty"`
 	Branch string `json:"branch,omitempty"`
 	Online *bool  `json:"online,omitempty"`
-	Cursor string `json:"cursor,omitempty"` // device id to continue after
-	Limit  int    `json:"limit,omitempty"`  // default 50, max 500
+	Offset int    `json:"offset,omitempty"`
+	Limit  int    `json:"limit,omitempty"` // default 50, max 500
 }
 
 // DevicePage is one page of devices, sorted by id.
 type DevicePage struct {
-	Devices    []Device `json:"devices"`
-	Total      int      `json:"total"` // devices matching the query
-	NextCursor string   `json:"next_cursor,omitempty"`
+	Devices []Device `json:"devices"`
+	Total   int      `json:"total"` // devices matching the query
 }
 
 // Screenshot is the last picture a device uploaded.

@@ -29,7 +29,7 @@ type AlertService interface {
 	// devices); wide targets return ErrTwoPersonRule.
 	Publish(ctx context.Context, actor Actor, id string, version int) (*Alert, error)
 	// Cancel withdraws a published alert (or abandons a draft or pending one).
-	Cancel(ctx context.Context, actor Actor, id string) (*Alert, error)
+	Cancel(ctx context.Context, actor Actor, id, reason string) (*Alert, error)
 	Get(ctx context.Context, actor Actor, id string) (*Alert, error)
 	List(ctx context.Context, actor Actor, f AlertFilter) (*AlertPage, error)
 	// Preview renders the screen as a PNG with the display renderer.
@@ -38,7 +38,7 @@ type AlertService interface {
 	// every problem found, for live feedback while typing.
 	Check(ctx context.Context, actor Actor, in AlertInput) []error
 	// TargetCount is how many known devices a target reaches.
-	TargetCount(ctx context.Context, actor Actor, t Target) (int, error)
+	TargetCount(ctx context.Context, actor Actor, t Target) (*TargetCount, error)
 }
 
 // CampaignService manages the standing campaign slides. Same lifecycle and
@@ -50,9 +50,12 @@ type CampaignService interface {
 	ApproveItem(ctx context.Context, actor Actor, id string, version int) (*CampaignItem, error)
 	RejectItem(ctx context.Context, actor Actor, id string, version int, reason string) (*CampaignItem, error)
 	PublishItem(ctx context.Context, actor Actor, id string, version int) (*CampaignItem, error)
-	CancelItem(ctx context.Context, actor Actor, id string) (*CampaignItem, error)
+	CancelItem(ctx context.Context, actor Actor, id, reason string) (*CampaignItem, error)
 	GetItem(ctx context.Context, actor Actor, id string) (*CampaignItem, error)
+	// ListItems lists items in rotation order.
 	ListItems(ctx context.Context, actor Actor) ([]CampaignItem, error)
+	// Reorder sets the rotation order to ids (every live or draft item once).
+	Reorder(ctx context.Context, actor Actor, ids []string) ([]CampaignItem, error)
 	// UploadImage stores a PNG or JPEG (type sniffed and checked, at most
 	// wire.MaxBlobBytes) and returns the reference to put in Images.
 	UploadImage(ctx context.Context, actor Actor, data []byte) (wire.ContentRef, error)

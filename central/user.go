@@ -32,7 +32,8 @@ type Permission string
 const (
 	PermViewContent   Permission = "content.view"    // list/get alerts and campaign, previews, delivery
 	PermEditContent   Permission = "content.edit"    // create, update, submit for approval
-	PermPublish       Permission = "content.publish" // publish (narrow targets or approved), cancel
+	PermPublish       Permission = "content.publish" // publish narrow targets
+	PermCancel        Permission = "content.cancel"  // withdraw published content
 	PermApprove       Permission = "content.approve" // approve or reject someone else's submission
 	PermViewFleet     Permission = "fleet.view"
 	PermDeviceCommand Permission = "fleet.command" // identify, screenshot, reload
@@ -43,10 +44,10 @@ const (
 )
 
 var rolePerms = map[Role][]Permission{
-	RoleAdmin: {PermViewContent, PermEditContent, PermPublish, PermViewFleet, PermDeviceCommand,
-		PermEnroll, PermManageUsers, PermViewAudit, PermManageGuard},
-	RolePublisher: {PermViewContent, PermEditContent, PermPublish, PermViewFleet},
-	RoleApprover:  {PermViewContent, PermApprove, PermViewFleet},
+	RoleAdmin: {PermViewContent, PermEditContent, PermPublish, PermCancel, PermViewFleet, PermDeviceCommand,
+		PermEnroll, PermManageUsers, PermViewAudit, PermExportAudit, PermManageGuard},
+	RolePublisher: {PermViewContent, PermEditContent, PermPublish, PermCancel, PermViewFleet},
+	RoleApprover:  {PermViewContent, PermApprove, PermCancel, PermViewFleet, PermViewAudit},
 	RoleViewer:    {PermViewContent, PermViewFleet},
 	RoleFieldTech: {PermViewFleet, PermDeviceCommand, PermEnroll},
 }
