@@ -39,7 +39,8 @@ const (
 	PermDeviceCommand Permission = "fleet.command" // identify, screenshot, reload
 	PermEnroll        Permission = "fleet.enroll"  // create and revoke enrollment tokens
 	PermManageUsers   Permission = "users.manage"
-	PermViewAudit     Permission = "audit.view"   // list, export, verify
+	PermViewAudit     Permission = "audit.view"   // list, verify
+	PermExportAudit   Permission = "audit.export" // export the whole chain
 	PermManageGuard   Permission = "guard.manage" // edit the content allow-list
 )
 
