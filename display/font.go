@@ -210,7 +210,7 @@ func (fs *Fonts) glyph(r rune) glyphInfo {
 }
 
 // invisible runes need no glyph: spaces and line breaks.
-func invisible(r rune) bool { return r == '\n' || unicode.IsSpace(r) }
+func invisible(r rune) bool { return r == '\n' || r == zwsp || unicode.IsSpace(r) }
 
 // Missing returns the runes of s that no face can draw, each once.
 func (fs *Fonts) Missing(s string) []rune {

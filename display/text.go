@@ -23,6 +23,10 @@ func NoLineStart(r rune) bool { return strings.ContainsRune(noLineStart, r) }
 // NoLineEnd reports whether r may not end a line (kinsoku).
 func NoLineEnd(r rune) bool { return strings.ContainsRune(noLineEnd, r) }
 
+// zwsp (zero width space) marks a break opportunity inside a word, such as
+// after each "/" of a URL.
+const zwsp = '\u200b'
+
 // breaksAnywhere: scripts written without spaces, where a line may break
 // between any two characters (subject to kinsoku).
 func breaksAnywhere(r rune) bool {
@@ -58,9 +62,11 @@ func splitUnits(text string) []unit {
 		case r == '\n':
 			flush()
 			hard, space = true, false
+		case r == zwsp:
+			flush() // a break opportunity that takes no space
 		case unicode.IsSpace(r):
 			flush()
-			if !hard || len(units) > 0 {
+			if !hard {
 				space = true
 			}
 		case breaksAnywhere(r):
@@ -110,9 +116,10 @@ func splitUnits(text string) []unit {
 	return out
 }
 
-// measure returns the advance of s in em with the font chain, and the
-// runes no face has.
-func (fs *Fonts) measure(s string) float64 {
+// measure returns the advance of s in em with the font chain; track is
+// extra space after each glyph (synthetic bold widens glyphs by that much).
+// Runes no face has measure 0: callers check Missing first.
+func (fs *Fonts) measure(s string, track float64) float64 {
 	w := 0.0
 	for _, r := range s {
 		if r == '\n' {
@@ -122,7 +129,7 @@ func (fs *Fonts) measure(s string) float64 {
 		if g.face < 0 {
 			continue
 		}
-		w += g.adv
+		w += g.adv + track
 	}
 	return w
 }
@@ -130,9 +137,9 @@ func (fs *Fonts) measure(s string) float64 {
 // wrap breaks text into lines no wider than maxEm (in em). It returns
 // ok=false when a unit (a word) alone is wider than a line: words are never
 // cut. With wrapAllowed false only forced line breaks are taken.
-func (fs *Fonts) wrap(text string, maxEm float64, wrapAllowed bool) (lines []string, widest float64, ok bool) {
+func (fs *Fonts) wrap(text string, maxEm, track float64, wrapAllowed bool) (lines []string, widest float64, ok bool) {
 	units := splitUnits(text)
-	spaceW := fs.measure(" ")
+	spaceW := fs.measure(" ", track)
 	var line strings.Builder
 	lineW := 0.0
 	emit := func() {
@@ -145,7 +152,7 @@ func (fs *Fonts) wrap(text string, maxEm float64, wrapAllowed bool) (lines []str
 	}
 	ok = true
 	for i, u := range units {
-		uw := fs.measure(u.text)
+		uw := fs.measure(u.text, track)
 		if i > 0 && u.hard {
 			emit()
 		}
