@@ -3,7 +3,7 @@
 // once with file, line and field path, and the detached signature that makes
 // the agent refuse a config nobody with a provisioning key approved.
 //
-// Basics
+// # Basics
 //
 // A config file is TOML (see docs/CONFIG.md for a full commented example).
 // Parse decodes and validates; Load reads a file and parses it; LoadSigned
@@ -16,7 +16,7 @@
 // Errors from Parse and Validate are an Errors value (a list of *FieldError),
 // so a field tech sees every mistake in one run.
 //
-// Caveats
+// # Caveats
 //
 // The signature covers the exact bytes of the file, so a config must be
 // signed after its last edit (comments included). The provisioning key that

@@ -224,7 +224,10 @@ func describeType(t reflect.Type) string {
 		if t.Elem().Kind() == reflect.Struct {
 			return "an array of tables"
 		}
-		return "an array of " + strings.TrimPrefix(strings.TrimPrefix(describeType(t.Elem()), "a "), "an ") + "s"
+		if t.Elem().Kind() == reflect.String {
+			return "an array of strings, e.g. [\"a\", \"b\"]"
+		}
+		return "an array of " + describeType(t.Elem())
 	}
 	return t.String()
 }

@@ -375,6 +375,8 @@ func (k *checker) triggers() {
 		switch {
 		case t.Screen == ScreenClear && t.Seconds != 0:
 			k.add(p+".seconds", "expected 0 for screen %q (it ends the trigger screen at once), got %d", ScreenClear, t.Seconds)
+		case known && t.Screen != ScreenClear && t.Seconds == 0 && k.c.lines != nil && k.c.lines[p+".seconds"] == 0:
+			k.add(p+".seconds", "required: how long to show screen %q, 1..%d seconds", t.Screen, MaxTriggerSec)
 		case known && t.Screen != ScreenClear && (t.Seconds < 1 || t.Seconds > MaxTriggerSec):
 			k.add(p+".seconds", "expected 1..%d seconds, got %d", MaxTriggerSec, t.Seconds)
 		}
