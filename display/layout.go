@@ -124,7 +124,7 @@ type scene struct {
 
 const (
 	lineSpacing = 1.28 // line height in em
-	boldTrack   = 0.035
+	boldTrack   = 0.03
 	// minHeadlineCap is the least cap height of a headline as a fraction of
 	// the screen height.
 	minHeadlineCap = 0.05
@@ -224,15 +224,25 @@ func layout(s Screen, w, h int, fs *Fonts) (*scene, error) {
 		return nil, fmt.Errorf("%w: screen size %dx%d out of range 64..16384", ErrInvalidScreen, w, h)
 	}
 	l := &layouter{fs: fs, id: s.ID(), w: w, h: h, sc: &scene{w: w, h: h}}
+	if err := l.run(s); err != nil {
+		return nil, err
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return l.sc, nil
+}
+
+func (l *layouter) run(s Screen) error {
 	switch s.Kind {
 	case KindAlert:
 		if s.Alert == nil || len(s.Alert.Texts) == 0 {
-			return nil, fmt.Errorf("%w: alert screen without alert texts", ErrInvalidScreen)
+			return fmt.Errorf("%w: alert screen without alert texts", ErrInvalidScreen)
 		}
 		l.alert(s)
 	case KindCampaign:
 		if s.Item == nil || len(s.Item.Texts) == 0 {
-			return nil, fmt.Errorf("%w: campaign screen without item texts", ErrInvalidScreen)
+			return fmt.Errorf("%w: campaign screen without item texts", ErrInvalidScreen)
 		}
 		l.campaign(s)
 	case KindStanding:
@@ -241,18 +251,15 @@ func layout(s Screen, w, h int, fs *Fonts) (*scene, error) {
 		l.phone(s)
 	case KindIdentify:
 		if s.Identify == nil {
-			return nil, fmt.Errorf("%w: identify screen without identify info", ErrInvalidScreen)
+			return fmt.Errorf("%w: identify screen without identify info", ErrInvalidScreen)
 		}
 		l.identify(s)
 	case KindMaintenance:
 		l.maintenance(s)
 	default:
-		return nil, fmt.Errorf("%w: unknown kind %q", ErrInvalidScreen, s.Kind)
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalidScreen, s.Kind)
 	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
-	}
-	return l.sc, nil
+	return nil
 }
 
 // split divides the span [y0,y1) among parts by weight, leaving gap between
@@ -283,6 +290,68 @@ func split(y0, y1, gap float64, weights ...float64) [][2]float64 {
 	return out
 }
 
+// part is a field competing for vertical space in splitFit.
+type part struct {
+	text   string
+	min    float64 // its minimum font size
+	bold   bool
+	weight float64 // share of the space left once every part has its minimum
+	pad    float64 // padding on each side inside its box
+}
+
+// need is the height text takes at size px wrapped to width (0 when a word
+// is wider than the width: fit reports that).
+func (l *layouter) need(text string, width, size float64, bold bool) float64 {
+	if text == "" {
+		return 0
+	}
+	track := 0.0
+	if bold && !l.fs.faces[0].bold {
+		track = boldTrack
+	}
+	lines, _, ok := l.fs.wrap(text, width/size, track, true)
+	if !ok {
+		return 0
+	}
+	return float64(len(lines))*size*lineSpacing + 1
+}
+
+// splitFit divides [y0,y1) among parts: each first gets the height it needs
+// at its minimum size, then the rest is shared by weight. Absent (empty)
+// parts get nothing. When the minimums do not fit, each gets a share in
+// proportion to its need, and fit reports the fields that overflow.
+func (l *layouter) splitFit(width, y0, y1, gap float64, parts ...part) [][2]float64 {
+	needs := make([]float64, len(parts))
+	sumNeed, sumW, n := 0.0, 0.0, 0
+	for i, p := range parts {
+		if p.text == "" {
+			continue
+		}
+		n++
+		needs[i] = l.need(p.text, width-2*p.pad, p.min, p.bold) + 2*p.pad
+		sumNeed += needs[i]
+		sumW += p.weight
+	}
+	out := make([][2]float64, len(parts))
+	avail := y1 - y0 - gap*float64(max(n-1, 0))
+	y := y0
+	for i, p := range parts {
+		if p.text == "" {
+			out[i] = [2]float64{y, y}
+			continue
+		}
+		var hgt float64
+		if sumNeed <= avail {
+			hgt = needs[i] + (avail-sumNeed)*p.weight/sumW
+		} else {
+			hgt = avail * needs[i] / sumNeed
+		}
+		out[i] = [2]float64{y, y + hgt}
+		y += hgt + gap
+	}
+	return out
+}
+
 func weight(s string, w float64) float64 {
 	if s == "" {
 		return 0
@@ -301,24 +370,18 @@ func (l *layouter) alert(s Screen) {
 	l.sc.bg = colWhite
 
 	tagH := 0.07 * H
-	fracs := []float64{0.40, 0.48, 0.56}
+	bandH := 0.40 * H
 	if !land {
 		tagH = 0.045 * H
-		fracs = []float64{0.30, 0.38, 0.46, 0.54}
+		bandH = 0.30 * H
 	}
 	lo, hi := l.headlineRange(0.12)
 	head := func(bandH float64) textBox {
 		return textBox{field: "headline", lang: t.Lang, text: t.Headline, box: rect(m, m/2+tagH, W-m, bandH-m/2),
 			min: lo, max: hi, fg: colWhite, bg: colRed, bold: true, vcenter: true, headline: true}
 	}
-	// The band grows (and the body shrinks) for a long headline.
-	bandH := fracs[0] * H
-	for _, f := range fracs {
-		bandH = f * H
-		if _, err := l.fit(head(bandH)); err == nil {
-			break
-		}
-	}
+	// The band grows (and the rest shrinks) for a long headline.
+	bandH = math.Min(math.Max(bandH, m/2+tagH+l.need(t.Headline, W-2*m, lo, true)+m/2), 0.7*H)
 	l.fill(rect(0, 0, W, bandH), colRed)
 	tag := BuiltinText(StrUrgentTag, "ja")
 	if t.Lang != "ja" {
@@ -345,7 +408,7 @@ func (l *layouter) alert(s Screen) {
 			bottom = bottom - qrH - m
 		}
 	}
-	parts := split(top, bottom, m, weight(t.Body, 55), weight(t.Instruction, 45))
+	parts := l.splitFit(right-left, top, bottom, m, part{t.Body, 0.03 * S, false, 55, 0}, part{t.Instruction, 0.034 * S, true, 45, m / 2})
 	l.text(textBox{field: "body", lang: t.Lang, text: t.Body, box: rect(left, parts[0][0], right, parts[0][1]),
 		min: 0.03 * S, max: 0.06 * S, fg: colInk, bg: colWhite})
 	if t.Instruction != "" {
@@ -411,7 +474,7 @@ func (l *layouter) campaign(s Screen) {
 		l.placeImages(imgs, area, m/2)
 	}
 	lo, hi := l.headlineRange(0.13)
-	parts := split(ty0, ty1, m*0.7, 36, weight(t.Body, 40), weight(t.Instruction, 24))
+	parts := l.splitFit(tx1-tx0, ty0, ty1, m*0.7, part{t.Headline, lo, true, 36, 0}, part{t.Body, 0.03 * S, false, 40, 0}, part{t.Instruction, 0.034 * S, true, 24, 0})
 	l.text(textBox{field: "headline", lang: t.Lang, text: t.Headline, box: rect(tx0, parts[0][0], tx1, parts[0][1]),
 		min: lo, max: hi, fg: colWhite, bg: colNavy, bold: true, vcenter: true, headline: true})
 	l.text(textBox{field: "body", lang: t.Lang, text: t.Body, box: rect(tx0, parts[1][0], tx1, parts[1][1]),
@@ -458,12 +521,12 @@ func (l *layouter) standing(s Screen) {
 	split1 := 0.62 * H
 	l.fill(rect(0, split1, W, H), colBlack)
 	lo, hi := l.headlineRange(0.12)
-	parts := split(m, split1-m/2, m/2, 30, 70)
+	parts := l.splitFit(W-2*m, m, split1-m/2, m/2, part{BuiltinText(StrStandingHead, prim), lo, true, 30, 0}, part{BuiltinText(StrStandingBody, prim), 0.026 * S, false, 70, 0})
 	l.text(textBox{field: "headline", lang: prim, text: BuiltinText(StrStandingHead, prim), box: rect(m, parts[0][0], W-m, parts[0][1]),
 		min: lo, max: hi, fg: colBlack, bg: colYellow, bold: true, vcenter: true, headline: true, align: alignCenter})
 	l.text(textBox{field: "body", lang: prim, text: BuiltinText(StrStandingBody, prim), box: rect(m, parts[1][0], W-m, parts[1][1]),
 		min: 0.026 * S, max: 0.055 * S, fg: colBlack, bg: colYellow, vcenter: true})
-	parts = split(split1+m/2, H-m/2, m/3, 28, 72)
+	parts = l.splitFit(W-2*m, split1+m/2, H-m/2, m/3, part{BuiltinText(StrStandingHead, sec), 0.03 * S, true, 28, 0}, part{BuiltinText(StrStandingBody, sec), 0.022 * S, false, 72, 0})
 	l.text(textBox{field: "secondary headline", lang: sec, text: BuiltinText(StrStandingHead, sec), box: rect(m, parts[0][0], W-m, parts[0][1]),
 		min: 0.03 * S, max: 0.07 * S, fg: colYellow, bg: colBlack, bold: true, vcenter: true, align: alignCenter})
 	l.text(textBox{field: "secondary body", lang: sec, text: BuiltinText(StrStandingBody, sec), box: rect(m, parts[1][0], W-m, parts[1][1]),
@@ -485,7 +548,7 @@ func (l *layouter) phone(s Screen) {
 		body = s.Message
 	}
 	lo, hi := l.headlineRange(0.16)
-	parts := split(m, H-m, m/2, 34, 20, 46)
+	parts := l.splitFit(W-2*m, m, H-m, m/2, part{BuiltinText(StrPhoneHead, prim), lo, true, 34, 0}, part{BuiltinText(StrPhoneHead, sec), 0.04 * S, true, 20, 0}, part{body, 0.03 * S, false, 46, 0})
 	l.text(textBox{field: "headline", lang: prim, text: BuiltinText(StrPhoneHead, prim), box: rect(m, parts[0][0], W-m, parts[0][1]),
 		min: lo, max: hi, fg: colWhite, bg: colRed, bold: true, vcenter: true, headline: true, align: alignCenter})
 	l.text(textBox{field: "secondary headline", lang: sec, text: BuiltinText(StrPhoneHead, sec), box: rect(m, parts[1][0], W-m, parts[1][1]),
@@ -511,6 +574,7 @@ func (l *layouter) identify(s Screen) {
 	if !land {
 		headH = 0.1 * H
 	}
+	headH = math.Max(headH, m/2+l.need(BuiltinText(StrIdentifyHead, lang), W-2*m, lo, true))
 	l.text(textBox{field: "headline", lang: lang, text: BuiltinText(StrIdentifyHead, lang), box: rect(m, m/2, W-m, headH),
 		min: lo, max: hi, fg: colWhite, bg: colCharc, bold: true, vcenter: true, headline: true})
 	top, bottom, right := headH+m/2, H-m, W-m
@@ -560,14 +624,14 @@ func (l *layouter) maintenance(s Screen) {
 		body = s.Message
 	}
 	lo, hi := l.headlineRange(0.11)
-	parts := split(m, H-m, m/2, 22, 14, 26, 38)
+	rem := BuiltinText(StrReminder, prim) + "\n" + BuiltinText(StrReminder, sec)
+	parts := l.splitFit(W-2*m, m, H-m, m/2, part{BuiltinText(StrMaintHead, prim), lo, true, 22, 0}, part{BuiltinText(StrMaintHead, sec), 0.03 * S, false, 14, 0}, part{body, 0.026 * S, false, 26, 0}, part{rem, 0.026 * S, true, 38, 0})
 	l.text(textBox{field: "headline", lang: prim, text: BuiltinText(StrMaintHead, prim), box: rect(m, parts[0][0], W-m, parts[0][1]),
 		min: lo, max: hi, fg: colWhite, bg: colNavy, bold: true, vcenter: true, headline: true, align: alignCenter})
 	l.text(textBox{field: "secondary headline", lang: sec, text: BuiltinText(StrMaintHead, sec), box: rect(m, parts[1][0], W-m, parts[1][1]),
 		min: 0.03 * S, max: 0.06 * S, fg: colWhite, bg: colNavy, vcenter: true, align: alignCenter})
 	l.text(textBox{field: "message", lang: prim, text: body, box: rect(m, parts[2][0], W-m, parts[2][1]),
 		min: 0.026 * S, max: 0.045 * S, fg: colWhite, bg: colNavy, vcenter: true, align: alignCenter})
-	rem := BuiltinText(StrReminder, prim) + "\n" + BuiltinText(StrReminder, sec)
 	l.text(textBox{field: "reminder", lang: prim, text: rem, box: rect(m, parts[3][0], W-m, parts[3][1]),
 		min: 0.026 * S, max: 0.05 * S, fg: colYellow, bg: colNavy, bold: true, vcenter: true, align: alignCenter})
 }
