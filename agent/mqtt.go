@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"math/rand/v2"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/atmguard/kiosk/internal/wire"
+)
+
+func (a *Agent) mqttOptions() *mqtt.ClientOptions {
+	o := mqtt.NewClientOptions().
+		AddBroker(a.o.BrokerURL).
+		SetClientID(a.o.ClientID).
+		SetUsername(a.o.Username).
+		SetPassword(a.o.Password).
+		SetProtocolVersion(4).
+		// persistent session: QoS 1 commands sent while we were away are
+		// delivered on reconnect
+		SetCleanSession(false).
+		SetResumeSubs(false). // we subscribe on every connect instead
+		// the handler only appends to a bounded inbox and never blocks, so
+		// in-order delivery cannot starve keepalive
+		SetOrderMatters(true).
+		SetKeepAlive(30*time.Second).
+		SetPingTimeout(10*time.Second).
+		SetConnectTimeout(10*time.Second).
+		SetWriteTimeout(10*time.Second).
+		SetAutoReconnect(true).
+		SetMaxReconnectInterval(a.o.MaxReconnectInterval).
+		SetConnectRetry(true).
+		SetConnectRetryInterval(2*time.Second).
+		SetBinaryWill(wire.StatusTopic(a.o.DeviceID), a.statusJSON(wire.StateOffline), 1, true).
+		// queued session messages can arrive before our subscriptions exist
+		SetDefaultPublishHandler(a.onMessage).
+		SetOnConnectHandler(a.onConnect).
+		SetConnectionLostHandler(a.onLost).
+		SetReconnectingHandler(a.onReconnecting)
+	if a.o.TLS != nil {
+		o.SetTLSConfig(a.o.TLS.Clone())
+	}
+	return o
+}
+
+func (a *Agent) onMessage(_ mqtt.Client, m mqtt.Message) {
+	select {
+	case <-a.stop:
+		return
+	default:
+	}
+	// paho reuses nothing here, but copy anyway: the loop keeps the bytes
+	p := append([]byte(nil), m.Payload()...)
+	if a.inbox.put(message{topic: m.Topic(), payload: p}) {
+		a.log.Warn("inbox full; dropped an older message", "topic", m.Topic())
+	}
+}
+
+// onConnect runs in its own goroutine (paho starts it). Subscribing here
+// means every reconnect re-subscribes and the broker re-sends the retained
+// state, so the agent converges on the current truth.
+func (a *Agent) onConnect(c mqtt.Client) {
+	select {
+	case <-a.stop:
+		return
+	default:
+	}
+	filters := map[string]byte{wire.CmdTopic(a.o.DeviceID): 1}
+	for _, sc := range a.scopes {
+		filters[wire.StateTopic(sc)] = 1
+	}
+	for attempt := 0; ; attempt++ {
+		t := c.SubscribeMultiple(filters, a.onMessage)
+		if t.WaitTimeout(10*time.Second) && t.Error() == nil {
+			break
+		}
+		// a session without subscriptions would silently keep stale content
+		a.log.Error("subscribe failed; retrying", "attempt", attempt, "err", t.Error())
+		if !c.IsConnectionOpen() {
+			return // the next connect runs this handler again
+		}
+		w := time.NewTimer(2 * time.Second)
+		select {
+		case <-w.C:
+		case <-a.stop:
+			w.Stop()
+			return
+		}
+	}
+	a.connected.Store(true)
+	a.bump(func(s *Stats) { s.Connects++ })
+	a.log.Info("connected", "broker", a.o.BrokerURL)
+	c.Publish(wire.StatusTopic(a.o.DeviceID), 1, true, a.statusJSON(wire.StateOnline))
+	signal(a.connSig)
+}
+
+func (a *Agent) onLost(_ mqtt.Client, err error) {
+	a.connected.Store(false)
+	a.bump(func(*Stats) {})
+	a.log.Warn("connection lost", "err", err)
+	signal(a.connSig)
+}
+
+// onReconnecting adds jitter before each reconnect attempt (paho's own
+// backoff doubles up to MaxReconnectInterval but has none).
+func (a *Agent) onReconnecting(_ mqtt.Client, _ *mqtt.ClientOptions) {
+	if a.o.ReconnectJitter <= 0 {
+		return
+	}
+	t := time.NewTimer(rand.N(a.o.ReconnectJitter))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-a.stop:
+	}
+}
