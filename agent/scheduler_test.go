@@ -81,7 +81,7 @@ func TestUrgentAlertInterruptsAndExpires(t *testing.T) {
 	}
 	got := run(NewScheduler(testSchedule()), snaps, sc, 60*time.Second)
 	want := []step{
-		{0, "alert:a-low-urgent", "ja"},         // urgent (60) beats rotation at once
+		{0, "alert:a-low-urgent", "ja"}, // urgent (60) beats rotation at once
 		{8 * time.Second, "alert:a-low-urgent", "en"},
 		{10 * time.Second, "alert:a-0110", "ja"}, // higher priority becomes effective: interrupts
 		{18 * time.Second, "alert:a-0110", "en"},
@@ -168,11 +168,11 @@ func TestWindowWrapsMidnight(t *testing.T) {
 		want bool
 	}{
 		{fri, true},
-		{fri.Add(6 * time.Hour), true},               // Saturday 05:00, started Friday
-		{fri.Add(8 * time.Hour), false},              // Saturday 07:00
-		{fri.Add(-2 * time.Hour), false},             // Friday 21:00
-		{fri.Add(24 * time.Hour), false},             // Saturday 23:00 (not a window day)
-		{fri.Add(-18 * time.Hour), false},            // Friday 05:00: that window started Thursday
+		{fri.Add(6 * time.Hour), true},    // Saturday 05:00, started Friday
+		{fri.Add(8 * time.Hour), false},   // Saturday 07:00
+		{fri.Add(-2 * time.Hour), false},  // Friday 21:00
+		{fri.Add(24 * time.Hour), false},  // Saturday 23:00 (not a window day)
+		{fri.Add(-18 * time.Hour), false}, // Friday 05:00: that window started Thursday
 	} {
 		if got := w.Contains(tc.t); got != tc.want {
 			t.Errorf("%s: got %v want %v", tc.t.Format("Mon 15:04"), got, tc.want)
