@@ -81,12 +81,13 @@ export class Fields {
   }
 
   // showError shows an ApiError next to its field; errors without a field
-  // go to the form message.
-  showError(e) {
+  // go to the form message. focus moves the cursor to the field (not while
+  // the user is typing somewhere else: live previews pass false).
+  showError(e, focus = true) {
     const text = errText(e);
     if (e.field && this.showText(e.field, text)) {
       const f = this.lookup(e.field);
-      if (f) f.control.focus({ preventScroll: false });
+      if (f && focus) f.control.focus({ preventScroll: false });
       return;
     }
     if (this.formError) this.formError.error(text);

@@ -160,6 +160,7 @@ export function composeView(ctx, params) {
         if (src.startsWith('data:image/png;base64,')) {
           imgs[o].src = src;
           imgs[o].hidden = false;
+          imgs[o].classList.remove('stale');
           imgs[o].dataset.width = r.width || '';
           imgs[o].dataset.height = r.height || '';
         }
@@ -171,7 +172,8 @@ export function composeView(ctx, params) {
     } catch (e) {
       if (seq !== previewSeq) return;
       fields.clear();
-      fields.showError(e);
+      fields.showError(e, false);
+      for (const o of ['landscape', 'portrait']) imgs[o].classList.add('stale');
       previewStatus.textContent = t('compose.previewErr', { msg: errText(e) });
     }
   }
@@ -187,7 +189,7 @@ export function composeView(ctx, params) {
       count.textContent = t('compose.countNA');
       delete count.dataset.devices;
       approvalNote.textContent = '';
-      fields.showError(e);
+      fields.showError(e, false);
     }
   }
   const debPreview = debounce(preview, 450);
