@@ -46,6 +46,10 @@ type Config struct {
 	Issuer   string        // default issuer shown when an alert names none
 	Snapshot SnapshotConfig
 
+	// OnSigned, if set, learns which alerts each signed snapshot carries
+	// (delivery tracking maps "received scope/seq" events back to alerts).
+	OnSigned func(scope string, seq uint64, alertIDs []string)
+
 	// AfterCommit, if set, runs after a change is committed and before it
 	// is published (tests crash the process here).
 	AfterCommit func()

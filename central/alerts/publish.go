@@ -112,6 +112,13 @@ func (s *Service) signScopes(tx *store.Tx, scopes []wire.Scope, now time.Time) (
 		if err := tx.PutScope(st); err != nil {
 			return nil, err
 		}
+		if s.cfg.OnSigned != nil {
+			ids := make([]string, len(snap.Alerts))
+			for i, a := range snap.Alerts {
+				ids[i] = a.ID
+			}
+			s.cfg.OnSigned(sc.String(), snap.Seq, ids)
+		}
 		out = append(out, st)
 	}
 	return out, nil
