@@ -5,19 +5,10 @@
 export class ApiError extends Error {
   constructor(e) {
     super((e && e.message) || 'error');
-    this.code = normCode((e && e.code) || 'internal');
+    this.code = (e && e.code) || 'internal';
     this.field = (e && e.field) || '';
+    this.text = (e && e.text) || ''; // the offending part, for content_guard
     this.retryAfter = (e && e.retry_after_sec) || 0;
-  }
-}
-
-// normCode maps the few spellings central's Go types use to the documented
-// codes, so the console switches on one set.
-function normCode(c) {
-  switch (c) {
-    case 'unauthorized': return 'unauthenticated';
-    case 'two_person_rule': return 'two_person';
-    default: return c;
   }
 }
 
@@ -83,7 +74,7 @@ export class Api extends EventTarget {
           this.dispatch('resumed', r);
         }
       } catch (e) {
-        if (e instanceof ApiError && e.code === 'unauthenticated') {
+        if (e instanceof ApiError && e.code === 'unauthorized') {
           this.token = '';
           this.dispatch('push', { stream: 'session', event: { state: 'expired' } });
         }
@@ -102,7 +93,7 @@ export class Api extends EventTarget {
       return;
     }
     if (msg && msg.stream) {
-      if (msg.stream === 'session' && msg.event && (msg.event.state === 'expired' || msg.event.state === 'logged_out')) {
+      if (msg.stream === 'session' && msg.event && msg.event.state) {
         this.token = '';
         this.authed = false;
         this.subs.clear();
@@ -114,7 +105,7 @@ export class Api extends EventTarget {
   dispatch(type, detail) { this.dispatchEvent(new CustomEvent(type, { detail })); }
 
   // call sends one request and resolves with its result or rejects with an
-  // ApiError. An "unauthenticated" answer also raises a session push so the
+  // ApiError. An "unauthorized" answer also raises a session push so the
   // page returns to the login form wherever it is.
   async call(method, params, timeoutMs = 60000) {
     await this.connect();
@@ -128,7 +119,7 @@ export class Api extends EventTarget {
         resolve: (v) => { clearTimeout(timer); resolve(v); },
         reject: (e) => {
           clearTimeout(timer);
-          if (e.code === 'unauthenticated' && method !== 'auth.login' && method !== 'auth.resume' && this.authed) {
+          if (e.code === 'unauthorized' && method !== 'auth.login' && method !== 'auth.resume' && this.authed) {
             this.token = '';
             this.authed = false;
             this.dispatch('push', { stream: 'session', event: { state: 'expired' } });
@@ -144,8 +135,8 @@ export class Api extends EventTarget {
     });
   }
 
-  async login(username, password) {
-    const r = await this.call('auth.login', { username, password });
+  async login(name, password) {
+    const r = await this.call('auth.login', { name, password });
     this.token = r.token;
     this.authed = true;
     return r;
@@ -158,7 +149,7 @@ export class Api extends EventTarget {
       this.authed = true;
       return r;
     } catch (e) {
-      if (e.code === 'unauthenticated') { this.token = ''; return null; }
+      if (e.code === 'unauthorized') { this.token = ''; return null; }
       throw e;
     }
   }

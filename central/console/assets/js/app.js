@@ -41,9 +41,10 @@ class App {
 
     this.api.addEventListener('push', (ev) => {
       const { stream, event } = ev.detail;
-      if (stream === 'session' && (event.state === 'expired' || event.state === 'logged_out')) {
+      if (stream === 'session' && event.state) {
         this.user = null;
-        this.loginNote = event.state === 'expired' ? t('login.expired') : t('login.loggedout');
+        const notes = { expired: 'login.expired', logged_out: 'login.loggedout', revoked: 'login.revoked', shutdown: 'login.shutdown' };
+        this.loginNote = t(notes[event.state] || 'login.expired');
         this.chrome();
         this.route();
       }
@@ -86,7 +87,7 @@ class App {
     const u = this.user;
     const ready = u && !u.must_change_password;
     out.hidden = !u;
-    who.textContent = u ? `${u.username} (${t('role.' + u.role)})` : '';
+    who.textContent = u ? `${u.display_name || u.name} (${t('role.' + u.role)})` : '';
     this.nav.hidden = !ready;
     clear(this.nav);
     if (!ready) return;

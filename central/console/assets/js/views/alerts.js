@@ -14,7 +14,7 @@ export function alertsView(ctx, params) {
 
   async function load() {
     const p = { offset: st.offset, limit: PAGE };
-    if (st.state) p.state = st.state;
+    if (st.state) p.states = [st.state];
     try {
       const r = await ctx.api.call('alerts.list', p);
       const list = r.alerts || [];
@@ -23,13 +23,14 @@ export function alertsView(ctx, params) {
           list.map((a) => h('tr', { dataset: { alert: a.id } },
             h('th', { scope: 'row' }, h('a', { href: '#/alert/' + encodeURIComponent(a.id) }, a.id)),
             h('td', null, stateBadge(a.state)), h('td', null, headlineOf(a)), h('td', null, targetText(a.target)),
-            h('td', { class: 'num' }, a.priority), h('td', null, a.created_by || '—'), h('td', null, fmtTime(a.created || a.created_at, getLang()))))),
+            h('td', { class: 'num' }, a.priority), h('td', null, a.created_by || '—'), h('td', null, fmtTime(a.created_at, getLang()))))),
         list.length ? null : h('p', null, t('common.none')),
         pager(st.offset, PAGE, r.total || 0, (o) => { st.offset = o; load(); }));
     } catch (e) { clear(box); msg.apiError(e); }
   }
-  const onPush = (ev) => { if (ev.detail.stream === 'delivery') load(); };
+  const onPush = (ev) => { if (ev.detail.stream === 'alerts') load(); };
   ctx.api.addEventListener('push', onPush);
+  ctx.api.subscribe('alerts').catch(() => {});
   load();
   return {
     el: h('section', { class: 'view', 'aria-labelledby': 'alerts-title' },
@@ -37,7 +38,7 @@ export function alertsView(ctx, params) {
       can.compose(ctx.user.role) ? h('p', null, h('a', { href: '#/compose', class: 'button' }, t('alerts.new'))) : null,
       msg.el,
       h('div', { class: 'filters' }, h('label', { for: sel.id }, t('alerts.state')), sel), box),
-    dispose() { ctx.api.removeEventListener('push', onPush); },
+    dispose() { ctx.api.removeEventListener('push', onPush); ctx.api.unsubscribe('alerts'); },
   };
 }
 
@@ -65,8 +66,9 @@ function actions(ctx, a, msg, reload) {
   const reason = (label) => h('input', { id: uid('reason'), 'aria-label': label, placeholder: label });
   if (a.state === 'draft' && can.compose(role)) {
     out.push(h('a', { class: 'button', href: '#/compose/' + encodeURIComponent(a.id) }, t('alert.edit')));
-    out.push(act(t('alert.submit'), 'act-submit', async () => {
-      const r = await ctx.api.call('alerts.submit', { id: a.id, version: a.version });
+    const wide = !!(a.target && (a.target.all || (a.target.prefs && a.target.prefs.length)));
+    out.push(act(wide ? t('alert.submit') : t('alert.publish'), 'act-submit', async () => {
+      const r = await ctx.api.call(wide ? 'alerts.submit' : 'alerts.publish', { id: a.id, version: a.version });
       msg.ok(r.state === 'published' ? t('alert.published') : t('alert.submitted'));
       reload();
     }, 'primary'));
@@ -117,7 +119,7 @@ function bar(kind, label, n, total) {
 
 export function deliveryPanel(d) {
   const targeted = d.targeted || 0;
-  const reasons = d.rejected_reasons || d.reject_reasons || {};
+  const reasons = d.reject_reasons || {};
   const still = d.still_displayed || 0;
   const cancelled = d.state === 'cancelled' || d.state === 'expired';
   return [
@@ -129,7 +131,7 @@ export function deliveryPanel(d) {
       h('ul', { id: 'reject-reasons' }, Object.entries(reasons).map(([k, v]) => h('li', { dataset: { reason: k } }, `${k}: ${v}`)))) : null,
     cancelled || still > 0 ? h('p', { class: 'still' + (still === 0 ? ' still-zero' : ''), id: 'still-displayed', dataset: { n: String(still) } },
       still > 0 ? t('deliv.still', { n: still }) : t('deliv.stillZero')) : null,
-    h('p', { class: 'help' }, t('deliv.updated', { time: fmtTime(d.updated || d.updated_at, getLang()) })),
+    h('p', { class: 'help' }, t('deliv.updated', { time: fmtTime(d.updated_at, getLang()) })),
   ];
 }
 
@@ -158,25 +160,21 @@ export function alertView(ctx, params) {
         textsPanel(alert),
         actions(ctx, alert, msg, load));
       if (alert.state !== 'draft') loadDelivery();
-      if (can.compose(ctx.user.role)) loadPreview();
+      loadPreview();
     } catch (e) { clear(head); msg.apiError(e); }
   }
   async function loadDelivery() {
     try { showDelivery(await ctx.api.call('alerts.delivery', { id })); } catch (e) { /* shown when pushes arrive */ }
   }
   function showDelivery(d) {
-    if (lastDelivery && d.updated && lastDelivery.updated && d.updated < lastDelivery.updated) return;
+    if (lastDelivery && d.updated_at && lastDelivery.updated_at && Date.parse(d.updated_at) < Date.parse(lastDelivery.updated_at)) return;
     lastDelivery = d;
     clear(deliv, deliveryPanel(d));
     if (alert && d.state && d.state !== alert.state) load();
   }
   async function loadPreview() {
-    const a = alert;
-    const input = { priority: a.priority, issuer: a.issuer, texts: a.texts, target: a.target, expires: a.expires };
-    if (a.qr) input.qr = a.qr;
-    if (a.effective) input.effective = a.effective;
     try {
-      const imgs = await Promise.all(['landscape', 'portrait'].map((o) => ctx.api.call('alerts.preview', { alert: input, orientation: o, lang: 'ja' })));
+      const imgs = await Promise.all(['landscape', 'portrait'].map((o) => ctx.api.call('alerts.preview', { alert_id: id, orientation: o })));
       clear(preview, imgs.map((r, i) => {
         const o = i === 0 ? 'landscape' : 'portrait';
         const src = String(r.image || '');
@@ -187,12 +185,14 @@ export function alertView(ctx, params) {
 
   const onPush = (ev) => {
     const { stream, event } = ev.detail;
-    if (stream !== 'delivery' || !event) return;
-    if (event.dropped) { loadDelivery(); return; }
-    if (event.alert_id === id) showDelivery(event);
+    if (!event) return;
+    if (event.kind === 'resync') { load(); return; }
+    if (stream === 'delivery' && event.delivery && event.delivery.alert_id === id) showDelivery(event.delivery);
+    if (stream === 'alerts' && event.alert && event.alert.id === id && alert && event.alert.version !== alert.version) load();
   };
   ctx.api.addEventListener('push', onPush);
   ctx.api.subscribe('delivery', id).catch((e) => msg.apiError(e));
+  ctx.api.subscribe('alerts').catch(() => {});
   load();
 
   return {
@@ -205,7 +205,7 @@ export function alertView(ctx, params) {
         h('div', null,
           h('section', { class: 'panel', 'aria-labelledby': 'deliv-title' }, h('h2', { id: 'deliv-title' }, t('deliv.title')), deliv),
           h('section', { class: 'panel' }, preview)))),
-    dispose() { ctx.api.removeEventListener('push', onPush); ctx.api.unsubscribe('delivery', id); },
+    dispose() { ctx.api.removeEventListener('push', onPush); ctx.api.unsubscribe('delivery', id); ctx.api.unsubscribe('alerts'); },
   };
 }
 
@@ -214,7 +214,7 @@ export function approvalsView(ctx) {
   const box = h('div', null, t('common.loading'));
   async function load() {
     try {
-      const r = await ctx.api.call('alerts.list', { state: 'pending_approval', offset: 0, limit: 100 });
+      const r = await ctx.api.call('alerts.list', { states: ['pending_approval'], offset: 0, limit: 100 });
       const list = r.alerts || [];
       clear(box, list.length ? h('ul', { class: 'queue' }, list.map((a) => item(a))) : h('p', null, t('appr.none')));
     } catch (e) { clear(box); msg.apiError(e); }
@@ -230,14 +230,15 @@ export function approvalsView(ctx) {
       h('p', null, h('a', { href: '#/alert/' + encodeURIComponent(a.id) }, t('appr.open'))),
       can.approve(ctx.user.role) ? actions(ctx, a, m, () => setTimeout(load, 1500)) : null);
   }
-  const onPush = (ev) => { if (ev.detail.stream === 'delivery') load(); };
+  const onPush = (ev) => { if (ev.detail.stream === 'alerts') load(); };
   ctx.api.addEventListener('push', onPush);
+  ctx.api.subscribe('alerts').catch(() => {});
   load();
   return {
     el: h('section', { class: 'view', 'aria-labelledby': 'appr-title' },
       h('h1', { id: 'appr-title' }, t('appr.title')),
       can.approve(ctx.user.role) ? null : h('p', { class: 'note' }, t('appr.onlyApprovers')),
       msg.el, box),
-    dispose() { ctx.api.removeEventListener('push', onPush); },
+    dispose() { ctx.api.removeEventListener('push', onPush); ctx.api.unsubscribe('alerts'); },
   };
 }

@@ -1,6 +1,6 @@
 import { h, clear, fmtTime, uid, fromLocalInput } from '../dom.js';
 import { t, getLang, errText } from '../i18n.js';
-import { Message, pager, table } from '../ui.js';
+import { Message, table } from '../ui.js';
 
 const PAGE = 100;
 
@@ -13,13 +13,17 @@ export function auditView(ctx) {
   const since = h('input', { id: uid('as'), type: 'datetime-local' });
   const until = h('input', { id: uid('ad'), type: 'datetime-local' });
   const verifyMsg = new Message();
-  let offset = 0;
+  // Paging is by seq: "before" is the last seq of the page; older pages
+  // are pushed on a stack so "previous" can go back.
+  let before = 0;
+  const stack = [];
 
   async function load() {
-    const p = { offset, limit: PAGE };
-    if (user.value.trim()) p.user = user.value.trim();
+    const p = { limit: PAGE };
+    if (before) p.before = before;
+    if (user.value.trim()) p.user_id = user.value.trim();
     if (action.value.trim()) p.action = action.value.trim();
-    if (target.value.trim()) p.target = target.value.trim();
+    if (target.value.trim()) p.object = target.value.trim();
     if (since.value) p.since = fromLocalInput(since.value);
     if (until.value) p.until = fromLocalInput(until.value);
     try {
@@ -29,29 +33,33 @@ export function auditView(ctx) {
         table(null, ['#', t('audit.time'), t('audit.user'), t('audit.action'), t('audit.target'), t('audit.detail'), t('audit.remote')],
           list.map((e) => h('tr', null,
             h('td', { class: 'num' }, String(e.seq)), h('td', null, fmtTime(e.time, getLang())),
-            h('td', null, entryUser(e)), h('td', { class: 'mono' }, e.action || ''), h('td', { class: 'mono' }, e.target || e.object || ''),
-            h('td', { class: 'detail' }, detailText(e.detail)), h('td', { class: 'mono' }, e.remote || (e.actor && e.actor.remote) || '')))),
+            h('td', null, entryUser(e)), h('td', { class: 'mono' }, e.action || ''), h('td', { class: 'mono' }, e.object || ''),
+            h('td', { class: 'detail' }, detailText(e.detail)), h('td', { class: 'mono' }, (e.actor && e.actor.remote) || '')))),
         list.length ? null : h('p', null, t('common.none')),
-        pager(offset, PAGE, r.total || 0, (o) => { offset = o; load(); }));
+        h('nav', { class: 'pager', 'aria-label': 'pagination' },
+          h('button', { type: 'button', disabled: stack.length === 0, onclick: () => { before = stack.pop() || 0; load(); } }, t('common.prev')),
+          h('button', {
+            type: 'button', disabled: list.length < PAGE, onclick: () => { stack.push(before); before = list[list.length - 1].seq; load(); },
+          }, t('common.next'))));
     } catch (e) { clear(box); msg.apiError(e); }
   }
   const form = h('form', { class: 'filters', novalidate: true, role: 'search' },
-    lbl(user, t('audit.user')), lbl(action, t('audit.action')), lbl(target, t('audit.target')),
+    lbl(user, t('audit.userId')), lbl(action, t('audit.action')), lbl(target, t('audit.target')),
     lbl(since, t('audit.since')), lbl(until, t('audit.until')),
     h('button', { type: 'submit' }, t('audit.filter')));
-  form.addEventListener('submit', (ev) => { ev.preventDefault(); offset = 0; msg.clear(); load(); });
+  form.addEventListener('submit', (ev) => { ev.preventDefault(); before = 0; stack.length = 0; msg.clear(); load(); });
   const verify = h('button', {
     type: 'button', onclick: async () => {
       verifyMsg.clear();
       try {
         const r = await ctx.api.call('audit.verify', {});
         if (r.ok) verifyMsg.ok(t('audit.ok', { n: r.entries }));
-        else verifyMsg.error(t('audit.broken', { n: r.broken_at }));
+        else verifyMsg.error(t('audit.broken', { n: r.broken_at }) + (r.problem ? ' ' + t('err.detail', { msg: r.problem }) : ''));
       } catch (e) { verifyMsg.error(errText(e)); }
     },
   }, t('audit.verify'));
   // New entries arrive on the audit stream; show them when on the first page.
-  const onPush = (ev) => { if (ev.detail.stream === 'audit' && offset === 0) load(); };
+  const onPush = (ev) => { if (ev.detail.stream === 'audit' && before === 0) load(); };
   ctx.api.addEventListener('push', onPush);
   ctx.api.subscribe('audit').catch(() => {});
   load();
@@ -66,9 +74,9 @@ export function auditView(ctx) {
 function lbl(control, text) { return h('label', { for: control.id }, text, control); }
 
 function entryUser(e) {
-  if (typeof e.user === 'string') return e.user;
-  if (e.actor) return e.actor.name || e.actor.user_id || '';
-  return '';
+  const a = e.actor || {};
+  if (a.name && a.user_id) return `${a.name} (${a.user_id})`;
+  return a.name || a.user_id || '';
 }
 
 function detailText(d) {

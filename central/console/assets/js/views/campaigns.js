@@ -43,10 +43,12 @@ export function campaignsView(ctx) {
           canEdit ? [
             h('button', { type: 'button', disabled: i === 0, 'aria-label': `${t('camp.up')} ${c.id}`, onclick: () => move(i, -1) }, '↑'),
             h('button', { type: 'button', disabled: i === items.length - 1, 'aria-label': `${t('camp.down')} ${c.id}`, onclick: () => move(i, 1) }, '↓'),
-            c.state === 'draft' ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.publish', { id: c.id, version: c.version }), t('alert.submitted')) }, t('camp.publish')) : null,
+            c.state === 'draft' ? (wideTarget(c.target)
+              ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.submit', { id: c.id, version: c.version }), t('alert.submitted')) }, t('camp.submit'))
+              : h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.publish', { id: c.id, version: c.version }), t('alert.published')) }, t('camp.publish'))) : null,
           ] : null,
           c.state === 'pending_approval' && can.approve(ctx.user.role) ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.approve', { id: c.id, version: c.version }), t('alert.approved')) }, t('camp.approve')) : null,
-          c.state === 'published' && canEdit ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('campaigns.retire', { id: c.id })) }, t('camp.retire')) : null)))) : h('p', null, t('common.none')));
+          (c.state === 'published' || c.state === 'pending_approval') && can.cancel(ctx.user.role) ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('campaigns.cancel', { id: c.id, reason: 'withdrawn in console' }), t('alert.cancelled')) }, t('camp.retire')) : null)))) : h('p', null, t('common.none')));
   }
   load();
   return {
@@ -74,7 +76,7 @@ function createForm(ctx, reload) {
 
   function renderImages() {
     clear(imgList, images.map((im, i) => h('li', null,
-      h('span', { class: 'mono' }, `${im.sha256.slice(0, 16)}… ${im.type} ${im.width || '?'}×${im.height || '?'} ${fmtBytes(im.size)}`), ' ',
+      h('span', { class: 'mono' }, `${String(im.sha256).slice(0, 16)}… ${im.type} ${fmtBytes(im.size)}`), ' ',
       h('button', { type: 'button', class: 'link', onclick: () => { images.splice(i, 1); renderImages(); } }, t('camp.removeImage')))));
   }
   file.addEventListener('change', async () => {
@@ -85,12 +87,11 @@ function createForm(ctx, reload) {
     if (f.size > MAX_IMAGE) { fields.showText('data', t('camp.tooBig', { size: fmtBytes(f.size) })); file.value = ''; return; }
     try {
       const data = await toBase64(f);
-      const r = await ctx.api.call('content.upload', { type: f.type, data });
+      const r = await ctx.api.call('campaigns.upload_image', { data });
       images.push(r);
       renderImages();
       msg.ok(t('camp.uploaded', { sha: r.sha256 }));
     } catch (e) {
-      if (e.field === 'type') e.field = 'data';
       fields.showError(e);
     } finally { file.value = ''; }
   });
@@ -114,7 +115,7 @@ function createForm(ctx, reload) {
     const target = {};
     if (kind.value === 'all') target.all = true;
     else target[kind.value] = splitIDs(ids.value);
-    const p = { duration_sec: Number(duration.value), texts, images: images.map((x) => x.sha256), target, expires: fromLocalInput(expires.value) };
+    const p = { duration_sec: Number(duration.value), texts, images: images.slice(), target, expires: fromLocalInput(expires.value) };
     const eff = fromLocalInput(effective.value);
     if (eff) p.effective = eff;
     try {
@@ -125,6 +126,10 @@ function createForm(ctx, reload) {
     } catch (e) { fields.showError(e); }
   });
   return form;
+}
+
+function wideTarget(tg) {
+  return !!(tg && (tg.all || (tg.prefs && tg.prefs.length)));
 }
 
 function toBase64(file) {

@@ -1,5 +1,5 @@
 import { h, clear, debounce, uid, toLocalInput, fromLocalInput, splitIDs } from '../dom.js';
-import { t, errText, PREFS, prefName } from '../i18n.js';
+import { t, errText, problemText, PREFS, prefName } from '../i18n.js';
 import { Fields, Message } from '../ui.js';
 
 // composeView is the alert form with live preview and targeted-device count.
@@ -142,6 +142,12 @@ export function composeView(ctx, params) {
   fields.register('qr', qrURL, fields.map.get('qr.url').err);
 
   // --- live updates
+  // showProblems puts every problem of alerts.check / alerts.preview next
+  // to its field (content guard, fit and form errors alike).
+  function showProblems(problems) {
+    fields.clear();
+    for (const pr of problems || []) fields.showText(pr.field, problemText(pr));
+  }
   let previewSeq = 0;
   async function preview() {
     const seq = ++previewSeq;
@@ -151,9 +157,8 @@ export function composeView(ctx, params) {
     const lang = previewLang.value || 'ja';
     try {
       const res = await Promise.all(['landscape', 'portrait'].map((o) =>
-        ctx.api.call('alerts.preview', { alert: p, orientation: o, lang })));
+        ctx.api.call('alerts.preview', { input: p, orientation: o, lang })));
       if (seq !== previewSeq) return;
-      fields.clear();
       res.forEach((r, i) => {
         const o = i === 0 ? 'landscape' : 'portrait';
         const src = String(r.image || '');
@@ -161,14 +166,12 @@ export function composeView(ctx, params) {
           imgs[o].src = src;
           imgs[o].hidden = false;
           imgs[o].classList.remove('stale');
-          imgs[o].dataset.width = r.width || '';
-          imgs[o].dataset.height = r.height || '';
         }
       });
-      const fit = [...(res[0].fit || []), ...(res[1].fit || [])];
-      for (const f of fit) fields.showText(f.field, t('err.fit') + ' ' + t('err.detail', { msg: f.message }));
-      previewStatus.textContent = t('compose.previewOk');
-      previewStatus.dataset.seq = String(seq);
+      const problems = res[0].problems || [];
+      showProblems(problems);
+      previewStatus.textContent = problems.length ? t('compose.previewProblems', { n: problems.length }) : t('compose.previewOk');
+      previewStatus.dataset.problems = String(problems.length);
     } catch (e) {
       if (seq !== previewSeq) return;
       fields.clear();
@@ -206,7 +209,7 @@ export function composeView(ctx, params) {
     const p = build();
     fields.clear();
     let a;
-    if (editID) a = await ctx.api.call('alerts.update', { id: editID, version, ...p });
+    if (editID) a = await ctx.api.call('alerts.update', { id: editID, version, input: p });
     else a = await ctx.api.call('alerts.create', p);
     version = a.version;
     return a;
@@ -215,7 +218,12 @@ export function composeView(ctx, params) {
     saveBtn.disabled = submitBtn.disabled = true;
     try {
       let a = await save();
-      if (submit) a = await ctx.api.call('alerts.submit', { id: a.id, version: a.version });
+      if (submit) {
+        // Wide targets go to the approval queue; narrow ones are published
+        // at once (the API refuses publish for wide targets anyway).
+        const wide = !!(a.target && (a.target.all || (a.target.prefs && a.target.prefs.length)));
+        a = await ctx.api.call(wide ? 'alerts.submit' : 'alerts.publish', { id: a.id, version: a.version });
+      }
       ctx.go('#/alert/' + encodeURIComponent(a.id));
     } catch (e) {
       fields.showError(e);

@@ -5,12 +5,7 @@ import { Message, pager, table, dl, can, fmtBytes } from '../ui.js';
 const PAGE = 50;
 
 function stateOf(d) {
-  if (d.state) return d.state;
   return d.online ? 'online' : 'offline';
-}
-
-function groupsOf(r) {
-  return r.groups || r.by_branch || r.by_pref || [];
 }
 
 export function fleetView(ctx) {
@@ -30,18 +25,13 @@ export function fleetView(ctx) {
 
   async function loadSummary() {
     try {
-      const top = await ctx.api.call('fleet.summary', { group_by: 'pref' });
+      const top = await ctx.api.call('fleet.summary', st.pref ? { pref: st.pref } : {});
       clear(cards,
         card(t('fleet.total'), top.total, 'total'),
         card(t('fleet.online'), top.online, 'online'),
         card(t('fleet.offline'), top.offline, 'offline'));
-      let groups = groupsOf(top);
-      let title = t('fleet.byPref');
-      if (st.pref) {
-        const b = await ctx.api.call('fleet.summary', { group_by: 'branch', pref: st.pref });
-        groups = groupsOf(b);
-        title = t('fleet.byBranch', { pref: prefName(st.pref) });
-      }
+      const groups = (st.pref ? top.by_branch : top.by_pref) || [];
+      const title = st.pref ? t('fleet.byBranch', { pref: prefName(st.pref) }) : t('fleet.byPref');
       clear(groupsBox,
         h('h2', { id: 'groups-title' }, title),
         st.pref ? h('button', { type: 'button', class: 'link', onclick: () => { st.pref = ''; st.branch = ''; prefSel.value = ''; reload(); } }, t('fleet.clearPref')) : null,
@@ -63,10 +53,10 @@ export function fleetView(ctx) {
 
   async function loadList() {
     const p = { offset: st.offset, limit: PAGE };
-    if (st.query) p.query = st.query;
+    if (st.query) p.search = st.query;
     if (st.pref) p.pref = st.pref;
     if (st.branch) p.branch = st.branch;
-    if (st.state) p.state = st.state;
+    if (st.state) p.online = st.state === 'online';
     try {
       const r = await ctx.api.call('devices.list', p);
       const devs = r.devices || [];
@@ -78,7 +68,7 @@ export function fleetView(ctx) {
             h('td', null, h('span', { class: 'dot dot-' + stateOf(d) }, t('fleet.' + stateOf(d)))),
             h('td', null, fmtTime(d.last_seen, getLang())), h('td', null, d.agent_version || '—'), h('td', null, d.screen || '—')))),
         devs.length ? null : h('p', null, t('common.none')),
-        pager(r.offset ?? st.offset, PAGE, r.total || 0, (o) => { st.offset = o; loadList(); }));
+        pager(st.offset, PAGE, r.total || 0, (o) => { st.offset = o; loadList(); }));
     } catch (e) {
       msg.apiError(e);
     }
@@ -96,7 +86,7 @@ export function fleetView(ctx) {
   const onPush = (ev) => {
     const { stream, event } = ev.detail;
     if (stream !== 'fleet' || timer) return;
-    timer = setTimeout(() => { timer = null; reload(); }, event && event.dropped ? 0 : 1000);
+    timer = setTimeout(() => { timer = null; reload(); }, event && event.kind === 'resync' ? 0 : 1000);
   };
   ctx.api.addEventListener('push', onPush);
   ctx.api.subscribe('fleet').catch((e) => msg.apiError(e));
@@ -147,7 +137,9 @@ export function deviceView(ctx, params) {
         [t('dev.uptime'), d.uptime_sec != null ? `${d.uptime_sec} s` : '—'], [t('dev.seqs'), seqs],
         [t('dev.cache'), d.cache_blobs != null ? `${d.cache_blobs} / ${fmtBytes(d.cache_bytes)}` : '—'],
         [t('dev.skew'), d.clock_skew_sec != null ? `${d.clock_skew_sec} s` : '—'],
+        [t('dev.enrolled'), fmtTime(d.enrolled_at, getLang())],
       ]));
+      if (d.screenshot_at) shotAt = d.screenshot_at;
     } catch (e) {
       clear(info);
       msg.apiError(e);
@@ -159,7 +151,7 @@ export function deviceView(ctx, params) {
       const s = await ctx.api.call('devices.screenshot', { id });
       const src = String(s.image || '');
       if (!src.startsWith('data:image/png;base64,') && !src.startsWith('data:image/jpeg;base64,')) throw new Error('bad image');
-      clear(shot, h('img', { src, alt: t('dev.screenshot'), class: 'screenshot' }), h('p', { class: 'help' }, t('dev.taken', { time: fmtTime(s.taken, getLang()) })));
+      clear(shot, h('img', { src, alt: t('dev.screenshot'), class: 'screenshot', id: 'device-screenshot' }), h('p', { class: 'help' }, t('dev.taken', { time: fmtTime(s.time, getLang()) })));
     } catch (e) {
       clear(shot, h('p', null, e.code === 'not_found' ? t('dev.noShot') : String(e.message || e)));
     }
@@ -168,18 +160,23 @@ export function deviceView(ctx, params) {
   async function command(name) {
     cmdMsg.clear();
     try {
-      const r = await ctx.api.call('devices.command', { id, name, args: {} });
-      cmdMsg.ok(t('dev.sent', { name, id: r.command_id || '?' }));
+      const r = await ctx.api.call('devices.command', { id, name });
+      cmdMsg.ok(t('dev.sent', { name, id: r.id || '?' }));
     } catch (e) {
       cmdMsg.apiError(e);
     }
   }
 
+  // A device push carries the whole device; a newer screenshot_at means the
+  // screenshot it was asked for has arrived.
+  let shotAt = '';
   const onPush = (ev) => {
     const { stream, event } = ev.detail;
-    if (stream !== 'fleet' || !event || (event.device && event.device !== id)) return;
+    if (stream !== 'fleet' || !event) return;
+    if (event.kind === 'resync') { load(); loadShot(); return; }
+    if (event.kind !== 'device' || !event.device || event.device.id !== id) return;
     load();
-    if (event.screenshot || event.dropped) loadShot();
+    if (event.device.screenshot_at && event.device.screenshot_at !== shotAt) { shotAt = event.device.screenshot_at; loadShot(); }
   };
   ctx.api.addEventListener('push', onPush);
   ctx.api.subscribe('fleet').catch(() => {});

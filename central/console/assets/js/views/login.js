@@ -12,7 +12,7 @@ export function loginView(ctx, note) {
   const form = h('form', { class: 'card narrow', id: 'login-form', 'aria-labelledby': 'login-title', novalidate: true },
     h('h1', { id: 'login-title' }, t('login.title')),
     msg.el,
-    fields.field('username', t('login.username'), user),
+    fields.field('name', t('login.username'), user),
     fields.field('password', t('login.password'), pass),
     h('div', { class: 'actions' }, btn));
   form.addEventListener('submit', async (ev) => {

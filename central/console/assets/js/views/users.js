@@ -1,4 +1,4 @@
-import { h, clear, fmtTime, uid } from '../dom.js';
+import { h, clear, fmtTime } from '../dom.js';
 import { t, getLang, errText, ROLES } from '../i18n.js';
 import { Fields, Message, table } from '../ui.js';
 
@@ -12,7 +12,8 @@ export function usersView(ctx) {
   }
   async function act(fn) {
     msg.clear();
-    try { await fn(); await load(); } catch (e) { msg.error(errText(e)); }
+    try { await fn(); } catch (e) { msg.error(errText(e)); }
+    await load();
   }
   async function load() {
     try {
@@ -20,24 +21,24 @@ export function usersView(ctx) {
       const users = r.users || [];
       clear(box, table(null, [t('users.username'), t('users.role'), t('users.disabled'), t('users.mustChange'), t('users.lastLogin'), ''],
         users.map((u) => {
-          const name = u.username || u.name;
-          const roleSel = h('select', { 'aria-label': `${t('users.setRole')} ${name}` }, ROLES.map((r) => h('option', { value: r, selected: r === u.role }, t('role.' + r))));
-          roleSel.addEventListener('change', () => act(() => ctx.api.call('users.set_role', { username: name, role: roleSel.value })));
-          return h('tr', { dataset: { user: name } },
-            h('th', { scope: 'row' }, name), h('td', null, roleSel),
+          const self = u.id === ctx.user.id;
+          const roleSel = h('select', { 'aria-label': `${t('users.setRole')} ${u.name}`, disabled: self }, ROLES.map((r) => h('option', { value: r, selected: r === u.role }, t('role.' + r))));
+          roleSel.addEventListener('change', () => act(() => ctx.api.call('users.update', { id: u.id, role: roleSel.value })));
+          return h('tr', { dataset: { user: u.name } },
+            h('th', { scope: 'row' }, u.name, u.display_name ? ` (${u.display_name})` : ''), h('td', null, roleSel),
             h('td', null, u.disabled ? t('users.yes') : t('users.no')),
             h('td', null, u.must_change_password ? t('users.yes') : t('users.no')),
             h('td', null, fmtTime(u.last_login, getLang())),
             h('td', { class: 'actions' },
               h('button', {
                 type: 'button', onclick: () => act(async () => {
-                  const x = await ctx.api.call('users.reset_password', { username: name });
-                  showSecret(name, x.initial_password);
+                  const x = await ctx.api.call('users.reset_password', { id: u.id });
+                  showSecret(u.name, x.initial_password);
                 }),
               }, t('users.reset')),
-              u.disabled
-                ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('users.enable', { username: name })) }, t('users.enable'))
-                : h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('users.disable', { username: name })) }, t('users.disable'))));
+              self ? null : u.disabled
+                ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('users.update', { id: u.id, disabled: false })) }, t('users.enable'))
+                : h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('users.update', { id: u.id, disabled: true })) }, t('users.disable'))));
         })));
     } catch (e) { clear(box); msg.apiError(e); }
   }
@@ -45,19 +46,25 @@ export function usersView(ctx) {
   const cmsg = new Message();
   const fields = new Fields(cmsg);
   const uname = h('input', { id: 'new-username', autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none' });
+  const dname = h('input', { id: 'new-display-name', autocomplete: 'off' });
   const role = h('select', { id: 'new-role' }, ROLES.map((r) => h('option', { value: r, selected: r === 'publisher' }, t('role.' + r))));
-  const form = h('form', { class: 'panel', novalidate: true, id: 'user-create', 'aria-labelledby': uid('uc') },
+  const form = h('form', { class: 'panel', novalidate: true, id: 'user-create', 'aria-labelledby': 'uc-title' },
     h('h2', { id: 'uc-title' }, t('users.create')), cmsg.el,
-    h('div', { class: 'row' }, fields.field('username', t('users.username'), uname), fields.field('role', t('users.role'), role)),
+    h('div', { class: 'row' },
+      fields.field('name', t('users.username'), uname),
+      fields.field('display_name', t('users.displayName'), dname),
+      fields.field('role', t('users.role'), role)),
     h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'create-user' }, t('users.create'))));
-  form.setAttribute('aria-labelledby', 'uc-title');
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     fields.clear();
+    const p = { name: uname.value.trim(), role: role.value };
+    if (dname.value.trim()) p.display_name = dname.value.trim();
     try {
-      const r = await ctx.api.call('users.create', { username: uname.value.trim(), role: role.value });
-      showSecret((r.user && (r.user.username || r.user.name)) || uname.value.trim(), r.initial_password);
+      const r = await ctx.api.call('users.create', p);
+      showSecret((r.user && r.user.name) || p.name, r.initial_password);
       uname.value = '';
+      dname.value = '';
       await load();
     } catch (e) { fields.showError(e); }
   });
