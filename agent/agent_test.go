@@ -203,16 +203,13 @@ func (recordingPresenter) Screenshot() ([]byte, error) { return []byte("\x89PNG\
 
 func TestCommandsIdentifyScreenshotReplay(t *testing.T) {
 	sg := testSigner(t, 1)
-	var mu sync.Mutex
-	var uploads []string
+	uploads := make(chan string, 4)
 	srv := newContentServer(t)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, _ := r.BasicAuth()
 		var b bytes.Buffer
 		b.ReadFrom(r.Body)
-		mu.Lock()
-		uploads = append(uploads, r.Method+" "+r.URL.Path+" "+u+":"+p+" "+r.Header.Get("Content-Type")+" "+b.String()[:4])
-		mu.Unlock()
+		uploads <- r.Method + " " + r.URL.Path + " " + u + ":" + p + " " + r.Header.Get("Content-Type") + " " + b.String()[:4]
 		w.WriteHeader(http.StatusNoContent)
 	})
 	a, _, _ := fakeAgent(t, sg, t0, func(o *Options) {
@@ -230,24 +227,15 @@ func TestCommandsIdentifyScreenshotReplay(t *testing.T) {
 		t.Fatalf("replayed / misaddressed commands: %+v", st)
 	}
 	inject(t, a, cmdTopic, sealCmd(t, sg, "c3", testDevice, wire.CmdScreenshot, t0, nil))
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		mu.Lock()
-		n := len(uploads)
-		mu.Unlock()
-		if n > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no screenshot upload")
-		}
-		<-time.After(10 * time.Millisecond) // poll interval of an external HTTP server's state
+	var got string
+	select {
+	case got = <-uploads:
+	case <-time.After(20 * time.Second):
+		t.Fatal("no screenshot upload")
 	}
-	mu.Lock()
-	defer mu.Unlock()
 	want := "POST /api/v1/devices/" + testDevice + "/screenshot " + testDevice + ":s3cret image/png \x89PNG"
-	if uploads[0] != want {
-		t.Fatalf("upload: got %q want %q", uploads[0], want)
+	if got != want {
+		t.Fatalf("upload: got %q want %q", got, want)
 	}
 }
 

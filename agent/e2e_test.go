@@ -128,9 +128,9 @@ func TestOfflineReconnectConverges(t *testing.T) {
 		if s := a.Cache().Snapshots()[wire.All]; len(s.Alerts) != 0 {
 			t.Fatalf("cancelled alert still stored: %+v", s.Alerts)
 		}
-		if a.Stats().Connects < 2 {
-			t.Fatalf("expected a reconnect: %+v", a.Stats())
-		}
+		// (with mosquitto the session's queued messages can converge the
+		// state before the on-connect handler has finished subscribing)
+		waitFor(t, a, "reconnect counted", func() bool { return a.Stats().Connects >= 2 })
 	})
 }
 
