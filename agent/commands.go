@@ -62,8 +62,8 @@ func (a *Agent) screenshot(id string) {
 		a.log.Warn("screenshot command: this presenter cannot take screenshots", "id", id)
 		return
 	}
-	if a.o.CentralURL == "" {
-		a.log.Warn("screenshot command: no central URL configured", "id", id)
+	if a.o.APIURL == "" {
+		a.log.Warn("screenshot command: no central API URL configured", "id", id)
 		return
 	}
 	a.wg.Add(1)
@@ -102,7 +102,7 @@ func (a *Agent) uploadScreenshot(ctx context.Context, ss Screenshotter) error {
 	if len(png) > maxScreenshotBytes {
 		return fmt.Errorf("screenshot is %d bytes, max %d", len(png), maxScreenshotBytes)
 	}
-	url := strings.TrimRight(a.o.CentralURL, "/") + "/api/v1/devices/" + a.o.DeviceID + "/screenshot"
+	url := strings.TrimRight(a.o.APIURL, "/") + "/api/v1/devices/" + a.o.DeviceID + "/screenshot"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(png))
 	if err != nil {
 		return fmt.Errorf("upload screenshot: %w", err)

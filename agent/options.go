@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/atmguard/kiosk/display"
@@ -43,6 +44,9 @@ type Options struct {
 	// CentralURL is central's base URL (GET /content/<sha256>, screenshot
 	// upload). Empty disables both.
 	CentralURL string
+	// APIURL is the base of central's device API (POST
+	// /api/v1/devices/<id>/screenshot); default CentralURL.
+	APIURL string
 	// HTTPClient defaults to a client with a 30 s timeout.
 	HTTPClient *http.Client
 	// IdentifyURL is encoded in the identify screen's QR; default
@@ -94,6 +98,9 @@ type Schedule struct {
 	// or the standing warning are shown.
 	Open  []Window
 	Quiet []Window
+	// QuietMinPriority: while closed or quiet, alerts at or above this
+	// priority are still shown; default wire.PriorityUrgent (50).
+	QuietMinPriority int
 	// LangInterval is how long each language of an alert or slide is shown
 	// before the next; default 8 s.
 	LangInterval time.Duration
@@ -200,10 +207,13 @@ func (o Options) withDefaults() (Options, error) {
 			}
 		}
 	}
-	if o.CentralURL != "" {
-		u, err := url.Parse(o.CentralURL)
+	for _, f := range []struct{ name, v string }{{"CentralURL", o.CentralURL}, {"APIURL", o.APIURL}} {
+		if f.v == "" {
+			continue
+		}
+		u, err := url.Parse(f.v)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("CentralURL", "%q is not an http(s) URL with a host", o.CentralURL)
+			bad(f.name, "%q is not an http(s) URL with a host", f.v)
 		}
 	}
 	if o.LocalAPIAddr != "" {
@@ -227,8 +237,11 @@ func (o Options) withDefaults() (Options, error) {
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	if o.IdentifyURL == "" && o.CentralURL != "" {
-		o.IdentifyURL = o.CentralURL + "/devices/" + o.DeviceID
+	if o.APIURL == "" {
+		o.APIURL = o.CentralURL
+	}
+	if o.IdentifyURL == "" && o.APIURL != "" {
+		o.IdentifyURL = strings.TrimRight(o.APIURL, "/") + "/devices/" + o.DeviceID
 	}
 	if o.Triggers == nil {
 		o.Triggers = DefaultTriggers()
@@ -262,6 +275,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Schedule.Location == nil {
 		o.Schedule.Location = tokyo()
+	}
+	if o.Schedule.QuietMinPriority <= 0 {
+		o.Schedule.QuietMinPriority = wire.PriorityUrgent
 	}
 	if o.Schedule.LangInterval <= 0 {
 		o.Schedule.LangInterval = 8 * time.Second

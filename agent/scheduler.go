@@ -84,9 +84,11 @@ func active(eff, exp, now time.Time) bool {
 // Precedence, highest first:
 //  1. identify screen (field tech, for IdentifyDuration);
 //  2. a local trigger override (phone-detected -> "Hang up!" for N s);
-//  3. the highest-priority active urgent alert (priority >= 50; ties: the
+//  3. outside opening hours or inside quiet hours: the highest alert if its
+//     priority is at least Schedule.QuietMinPriority, else the standing
+//     warning (the rotation pauses);
+//  4. the highest-priority active urgent alert (priority >= 50; ties: the
 //     later effective, then the smaller id);
-//  4. outside opening hours or inside quiet hours: the standing warning;
 //  5. the rotation: non-urgent alerts (by priority) then campaign items, each
 //     for its duration;
 //  6. nothing active: the built-in standing warning.
@@ -189,14 +191,19 @@ func (s *Scheduler) Decide(now time.Time, mono time.Duration, c Content) (displa
 		}
 		slides = append(slides, slide{key: contentKey("alert", a.ID, a.Version), dur: s.sched.AlertSlide, alert: a})
 	}
+	local := now.In(s.sched.Location)
+	if s.restricted(local) {
+		// closed or quiet: the rotation pauses; only alerts at or above
+		// QuietMinPriority break through
+		if len(alerts) > 0 && alerts[0].Priority >= s.sched.QuietMinPriority {
+			a := &alerts[0]
+			return s.withLang(display.Screen{Kind: display.KindAlert, Alert: a}, contentKey("alert", a.ID, a.Version), a.Texts, mono, limit), wait
+		}
+		return s.shown(display.Screen{Kind: display.KindStanding}, "standing", mono), wait
+	}
 	if urgent != nil {
 		sc := display.Screen{Kind: display.KindAlert, Alert: urgent}
 		return s.withLang(sc, contentKey("alert", urgent.ID, urgent.Version), urgent.Texts, mono, limit), wait
-	}
-
-	local := now.In(s.sched.Location)
-	if s.restricted(local) {
-		return s.shown(display.Screen{Kind: display.KindStanding}, "standing", mono), wait
 	}
 
 	for i := range c.Items {

@@ -9,7 +9,7 @@ import (
 )
 
 func testSchedule() Schedule {
-	return Schedule{Location: time.UTC, LangInterval: 8 * time.Second, AlertSlide: 15 * time.Second}
+	return Schedule{Location: time.UTC, LangInterval: 8 * time.Second, AlertSlide: 15 * time.Second, QuietMinPriority: 50}
 }
 
 func snapOf(sc wire.Scope, seq uint64, alerts []wire.Alert, items []wire.CampaignItem) *wire.Snapshot {
@@ -157,6 +157,15 @@ func TestStandingFallbackAndHours(t *testing.T) {
 	night := time.Date(2026, 11, 22, 23, 0, 0, 0, time.UTC)
 	if scr, _ := s.Decide(night, 0, Merge(sc, snaps, night, nil)); scr.ID() != "alert:urgent" {
 		t.Errorf("closed hours: urgent alert must show, got %s", scr.ID())
+	}
+	sched.QuietMinPriority = 95 // only the most urgent break through quiet hours
+	s = NewScheduler(sched)
+	if scr, _ := s.Decide(night, 0, Merge(sc, snaps, night, nil)); scr.ID() != "standing" {
+		t.Errorf("quiet_min_priority 95: priority 90 must wait, got %s", scr.ID())
+	}
+	s.Trigger(DefaultTriggers()[EventPhoneDetected], 0)
+	if scr, _ := s.Decide(night, 0, Merge(sc, snaps, night, nil)); scr.ID() != "phone" {
+		t.Errorf("local triggers work in quiet hours, got %s", scr.ID())
 	}
 }
 
