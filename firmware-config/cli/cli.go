@@ -79,12 +79,15 @@ type command struct {
 
 var commands []*command
 
-func register(c *command) { commands = append(commands, c) }
+// register adds a command at init time, keeping the list sorted by name.
+func register(c *command) {
+	commands = append(commands, c)
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+}
 
 // Run runs kiosk-config with args (without the program name).
 func Run(ctx context.Context, args []string, env Env) int {
 	env.defaults()
-	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) > 1 {
 			if c := find(args[1]); c != nil {

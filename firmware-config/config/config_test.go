@@ -335,3 +335,24 @@ func TestOversizeAndUTF8(t *testing.T) {
 		t.Errorf("oversized: %v", err)
 	}
 }
+
+// Field techs edit on Windows laptops: CRLF line ends and a UTF-8 BOM must
+// parse, with the same line numbers.
+func TestWindowsEditors(t *testing.T) {
+	crlf := strings.ReplaceAll(minimal, "\n", "\r\n")
+	for name, data := range map[string]string{"crlf": crlf, "bom": "\xef\xbb\xbf" + minimal, "bom+crlf": "\xef\xbb\xbf" + crlf} {
+		c, err := Parse([]byte(data), name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if c.Line("device.branch") != 5 {
+			t.Errorf("%s: branch on line %d", name, c.Line("device.branch"))
+		}
+	}
+	bad := strings.Replace(crlf, `prefecture = "13"`, `prefecture = "99"`, 1)
+	_, err := Parse([]byte("\xef\xbb\xbf"+bad), "w.toml")
+	if err == nil || !strings.HasPrefix(err.Error(), "w.toml:6: device.prefecture:") {
+		t.Errorf("error position with BOM+CRLF: %v", err)
+	}
+}

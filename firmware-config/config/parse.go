@@ -46,6 +46,11 @@ func parse(data []byte, filename string, draft bool) (*Config, error) {
 		line := 1 + bytes.Count(data[:firstInvalidUTF8(data)], []byte("\n"))
 		return nil, Errors{{File: filename, Line: line, Msg: "file is not valid UTF-8 (save it as UTF-8)"}}
 	}
+	// Windows editors save a UTF-8 byte order mark; TOML does not allow
+	// one. Blank it (same length, so offsets and lines stay right).
+	if bytes.HasPrefix(data, []byte("\xef\xbb\xbf")) {
+		data = append([]byte("   "), data[3:]...)
+	}
 	idx, perr := buildIndex(data)
 	if perr != nil {
 		perr.File = filename

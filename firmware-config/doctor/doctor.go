@@ -5,8 +5,6 @@ package doctor
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -158,37 +156,9 @@ func checkConfig(o Options) (*config.Config, Result) {
 	return cfg, r
 }
 
-// TLSConfig builds the broker TLS settings from the config's files (nil for
-// tcp://). The agent can use the same function.
-func TLSConfig(c *config.Config) (*tls.Config, error) {
-	if !strings.HasPrefix(c.Broker.URL, "ssl://") && !strings.HasPrefix(c.Broker.URL, "mqtts://") {
-		return nil, nil
-	}
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if c.Broker.CAFile != "" {
-		pem, err := os.ReadFile(c.Broker.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("broker.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("broker.ca_file %s: no PEM certificate in it", c.Broker.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	if c.Broker.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(c.Broker.CertFile, c.Broker.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("broker client certificate: %w", err)
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	return tc, nil
-}
-
 func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 	r := Result{Name: "broker"}
-	tc, err := TLSConfig(c)
+	tc, err := c.TLSConfig()
 	if err != nil {
 		r.Status, r.Detail = Fail, err.Error()
 		r.Fix = "check the TLS file paths in [broker] and that the files are readable PEM (re-enroll restores them)"
