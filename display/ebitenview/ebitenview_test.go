@@ -1,0 +1,283 @@
+package ebitenview
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atmguard/kiosk/display"
+	"github.com/atmguard/kiosk/internal/wire"
+	"github.com/hajimehoshi/ebiten/v2"
+)
+
+// One presenter for the whole test binary: Ebiten runs one game per process
+// on the main thread, and ReadPixels works only inside its loop. TestMain
+// starts the tests from the loop's first Update (ebiten's own pattern), in
+// a goroutine, so the loop keeps running while they call Show.
+var (
+	presenter *Presenter
+	faultMu   sync.Mutex
+	faults    []string
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv("DISPLAY") == "" {
+		fmt.Fprintln(os.Stderr, "FAIL: ebitenview tests need an X server and DISPLAY is unset: run them under xvfb-run -a (make test does)")
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	presenter = New(Options{Windowed: true, WindowW: 640, WindowH: 360, Title: "ebitenview test",
+		OnFault: func(r string) {
+			faultMu.Lock()
+			faults = append(faults, r)
+			faultMu.Unlock()
+		}})
+	code := 1
+	done := make(chan struct{})
+	err := presenter.RunGame(ctx, func() {
+		go func() {
+			defer close(done)
+			defer cancel()
+			code = m.Run()
+		}()
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "RunGame:", err)
+		os.Exit(1)
+	}
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		fmt.Fprintln(os.Stderr, "tests did not finish after the loop ended")
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func testAlert() *wire.Alert {
+	return &wire.Alert{ID: "a-0110", Version: 1, Priority: 80, Issuer: "警視庁",
+		Texts: []wire.Text{
+			{Lang: "ja", Headline: "末尾0110の詐欺電話に注意", Body: "警察がATMの操作をお願いすることはありません。", Instruction: "電話を切って110番へ"},
+			{Lang: "en", Headline: "Fake police calls (0110)", Body: "The police never ask you to operate an ATM.", Instruction: "Hang up and call 110."},
+		},
+		QR:      &wire.Link{URL: "https://www.keishicho.metro.tokyo.lg.jp/", Label: "警視庁"},
+		Expires: time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC)}
+}
+
+func screenshot(t *testing.T) *image.RGBA {
+	t.Helper()
+	data, err := presenter.Screenshot()
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rgba, ok := img.(*image.RGBA)
+	if !ok {
+		b := img.Bounds()
+		rgba = image.NewRGBA(b)
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				rgba.Set(x, y, img.At(x, y))
+			}
+		}
+	}
+	return rgba
+}
+
+func show(t *testing.T, s display.Screen) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return presenter.Show(ctx, s)
+}
+
+// TestShowsRendererPixels: what is on the X screen is exactly what the
+// pure-Go renderer produced, pixel for pixel, for every template.
+func TestShowsRendererPixels(t *testing.T) {
+	for _, s := range []display.Screen{
+		{Kind: display.KindAlert, Lang: "ja", Alert: testAlert()},
+		{Kind: display.KindAlert, Lang: "en", Alert: testAlert()},
+		display.PhoneScreen("ja"),
+		display.StandingScreen(),
+		{Kind: display.KindMaintenance, Lang: "en"},
+	} {
+		t.Run(s.ID()+"-"+s.Lang, func(t *testing.T) {
+			hash, err := show(t, s)
+			if err != nil {
+				t.Fatalf("Show: %v", err)
+			}
+			size := presenter.Size()
+			if size != image.Pt(640, 360) {
+				t.Fatalf("screen size %v, want the 640x360 window", size)
+			}
+			want, err := display.Render(s, size.X, size.Y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if hash != display.FrameHash(want) {
+				t.Fatalf("Show returned hash %s, renderer's frame is %s", hash, display.FrameHash(want))
+			}
+			got := screenshot(t)
+			if gh := display.FrameHash(got); gh != hash {
+				diff := 0
+				for i := range got.Pix {
+					if got.Pix[i] != want.Pix[i] {
+						diff++
+					}
+				}
+				t.Fatalf("presented frame %s != rendered %s (%d bytes differ)", gh, hash, diff)
+			}
+		})
+	}
+}
+
+// TestRenderErrorShowsStanding: a screen the renderer refuses (Korean with
+// the embedded font only) leaves the standing warning on screen, and Show
+// says why.
+func TestRenderErrorShowsStanding(t *testing.T) {
+	a := testAlert()
+	a.Texts = append(a.Texts, wire.Text{Lang: "ko", Headline: "경찰 사칭 전화 주의"})
+	hash, err := show(t, display.Screen{Kind: display.KindAlert, Lang: "ko", Alert: a})
+	if !errors.Is(err, display.ErrMissingGlyph) {
+		t.Fatalf("Show err = %v, want ErrMissingGlyph", err)
+	}
+	size := presenter.Size()
+	standing, _ := display.Render(display.StandingScreen(), size.X, size.Y)
+	if hash != display.FrameHash(standing) {
+		t.Fatal("the returned hash is not the standing warning's")
+	}
+	if got := screenshot(t); display.FrameHash(got) != display.FrameHash(standing) {
+		t.Fatal("the screen does not show the standing warning")
+	}
+}
+
+// TestWatchdog: a presented frame that comes out all black (a broken GL
+// path) is caught by reading the frame back: the fault is reported, Show
+// fails with ErrFrameCheck, and the standing warning replaces it.
+func TestWatchdog(t *testing.T) {
+	testCorrupt.Store(true)
+	defer testCorrupt.Store(false)
+	faultMu.Lock()
+	faults = nil
+	faultMu.Unlock()
+	_, err := show(t, display.Screen{Kind: display.KindAlert, Lang: "en", Alert: testAlert()})
+	if !errors.Is(err, ErrFrameCheck) {
+		t.Fatalf("Show err = %v, want ErrFrameCheck", err)
+	}
+	faultMu.Lock()
+	n := len(faults)
+	first := ""
+	if n > 0 {
+		first = faults[0]
+	}
+	faultMu.Unlock()
+	if n == 0 {
+		t.Fatal("OnFault was not called")
+	}
+	t.Logf("fault reported: %s", first)
+	testCorrupt.Store(false)
+	// The standing warning is drawn next (after the anti-flash interval).
+	size := presenter.Size()
+	standing, _ := display.Render(display.StandingScreen(), size.X, size.Y)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := screenshot(t)
+		if display.FrameHash(got) == display.FrameHash(standing) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standing warning did not replace the broken frame")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a real X server; no clock to inject
+	}
+}
+
+// TestNoFastSwitching: screens asked for in quick succession are put up at
+// least MinSwitchInterval apart (never more than 3 changes a second).
+func TestNoFastSwitching(t *testing.T) {
+	var mu sync.Mutex
+	var times []time.Time
+	testOnSwitch.Store(func() {
+		mu.Lock()
+		times = append(times, time.Now())
+		mu.Unlock()
+	})
+	defer testOnSwitch.Store(func() {})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i, lang := range []string{"ja", "en", "ja", "en"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = presenter.Show(ctx, display.Screen{Kind: display.KindAlert, Lang: lang, Alert: testAlert()})
+		}()
+		_ = i
+		time.Sleep(20 * time.Millisecond) // ask faster than allowed
+	}
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(times) < 2 {
+		t.Fatalf("%d switches", len(times))
+	}
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < MinSwitchInterval-5*time.Millisecond {
+			t.Errorf("switch %d came %v after the previous one, want >= %v", i, d, MinSwitchInterval)
+		}
+	}
+}
+
+func TestFrameFault(t *testing.T) {
+	want := image.NewRGBA(image.Rect(0, 0, 8, 4))
+	for i := range want.Pix {
+		want.Pix[i] = byte(i)
+	}
+	same := append([]byte(nil), want.Pix...)
+	if r := frameFault(same, want, image.Point{}, 0); r != "" {
+		t.Errorf("identical frame: %s", r)
+	}
+	black := make([]byte, len(want.Pix))
+	if r := frameFault(black, want, image.Point{}, 0); r == "" {
+		t.Error("black frame accepted")
+	}
+	stale := append([]byte(nil), same...)
+	stale[9] ^= 0x80
+	if r := frameFault(stale, want, image.Point{}, 0); r == "" {
+		t.Error("changed frame accepted")
+	}
+	// A difference inside the ticker band is not the renderer's business.
+	if r := frameFault(func() []byte { b := append([]byte(nil), same...); b[len(b)-8] ^= 0x80; return b }(), want, image.Point{}, 1); r != "" {
+		t.Errorf("ticker band: %s", r)
+	}
+}
+
+func TestDriftOffset(t *testing.T) {
+	seen := map[image.Point]bool{}
+	prev := driftOffset(0, 4)
+	for n := int64(1); n < 2000; n++ {
+		d := driftOffset(n, 4)
+		if d.X < -4 || d.X > 4 || d.Y < -4 || d.Y > 4 {
+			t.Fatalf("offset %v out of range", d)
+		}
+		if dx, dy := d.X-prev.X, d.Y-prev.Y; dx*dx > 1 || dy*dy > 1 {
+			t.Fatalf("step %d jumps from %v to %v", n, prev, d)
+		}
+		seen[d] = true
+		prev = d
+	}
+	if len(seen) != 81 {
+		t.Errorf("drift visits only %d of 81 positions", len(seen))
+	}
+}
+
+var _ = ebiten.Termination

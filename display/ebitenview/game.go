@@ -1,0 +1,367 @@
+package ebitenview
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/atmguard/kiosk/display"
+	"github.com/hajimehoshi/ebiten/v2"
+)
+
+// Test hooks (the watchdog test breaks a frame on purpose; the anti-flash
+// test records switch times). Zero in production.
+var (
+	testCorrupt  atomic.Bool
+	testOnSwitch atomic.Value // func()
+)
+
+// frame is one rendered screen.
+type frame struct {
+	s        display.Screen
+	rgba     *image.RGBA
+	img      *ebiten.Image
+	hash     string
+	fallback bool  // the standing warning shown because s failed
+	err      error // why it fell back
+}
+
+// game is the ebiten.Game. All its fields belong to the loop goroutine
+// (Update/Draw/Layout), except animating.
+type game struct {
+	p       *Presenter
+	ctx     context.Context
+	onStart func()
+	started bool
+	start   time.Duration
+
+	w, h int // screen size from Layout
+
+	cur, prev  *frame
+	fadeStart  time.Duration
+	lastSwitch time.Duration
+	waiting    []*request // shown, waiting for the frame check
+	checkDue   bool       // the next full draw must be checked
+	dirty      bool
+	animating  atomic.Bool
+
+	tickerText string
+	ticker     *ebiten.Image
+	tickerRGBA *image.RGBA
+	tickerX    float64
+	tickerLast time.Duration
+
+	drift image.Point
+	shots []chan shot
+}
+
+func (g *game) now() time.Duration { return g.p.o.Clock.Mono() }
+
+func (g *game) Layout(outsideW, outsideH int) (int, int) {
+	s := 1.0
+	if m := ebiten.Monitor(); m != nil {
+		s = m.DeviceScaleFactor()
+	}
+	w, h := int(math.Ceil(float64(outsideW)*s)), int(math.Ceil(float64(outsideH)*s))
+	if w < 1 || h < 1 {
+		return 1, 1
+	}
+	if w != g.w || h != g.h {
+		g.w, g.h = w, h
+		g.p.mu.Lock()
+		g.p.size = image.Pt(w, h)
+		g.p.mu.Unlock()
+	}
+	return w, h
+}
+
+func (g *game) Update() error {
+	if g.ctx.Err() != nil {
+		return ebiten.Termination
+	}
+	if !g.started {
+		g.started = true
+		if g.onStart != nil {
+			g.onStart()
+		}
+	}
+	if g.w < 64 || g.h < 64 {
+		return nil
+	}
+	now := g.now()
+	// The screen size changed (or first frame): render again at the new size.
+	if g.cur == nil || g.cur.rgba.Rect.Dx() != g.w || g.cur.rgba.Rect.Dy() != g.h {
+		s := display.StandingScreen()
+		if g.cur != nil {
+			s = g.cur.s
+		}
+		g.dispose(g.prev)
+		g.prev = nil
+		old := g.cur
+		g.cur = g.render(s)
+		g.dispose(old)
+		g.fadeStart = now - g.p.o.Fade // no fade for a resize
+		g.dirty, g.checkDue = true, true
+	}
+
+	g.p.mu.Lock()
+	req := g.p.pending
+	if req != nil && now-g.lastSwitch >= MinSwitchInterval && !g.fading(now) {
+		g.p.pending = nil
+	} else {
+		req = nil
+	}
+	tick := g.p.ticker
+	g.p.ticker = nil
+	g.shots = append(g.shots, g.p.shots...)
+	g.p.shots = nil
+	waitingSwitch := g.p.pending != nil
+	g.p.mu.Unlock()
+
+	if req != nil {
+		g.switchTo(g.render(req.s), now)
+		g.waiting = append(g.waiting, req)
+	}
+	if tick != nil {
+		g.setTicker(*tick)
+	}
+	if g.tickerText != "" {
+		dt := (now - g.tickerLast).Seconds()
+		g.tickerLast = now
+		g.tickerX -= g.p.o.TickerSpeed * math.Min(dt, 0.2)
+		if w := float64(g.tickerRGBA.Rect.Dx()); g.tickerX < -w {
+			g.tickerX += w
+		}
+		g.dirty = true
+	}
+	if g.p.o.Drift {
+		d := driftOffset(int64((now-g.start)/g.p.o.DriftStep), g.p.o.DriftMax)
+		if d != g.drift {
+			g.drift, g.dirty = d, true
+		}
+	}
+	if g.fading(now) {
+		g.dirty = true
+	}
+	if len(g.shots) > 0 {
+		g.dirty = true
+	}
+	g.animating.Store(g.fading(now) || g.tickerText != "" || waitingSwitch)
+	return nil
+}
+
+func (g *game) fading(now time.Duration) bool {
+	return g.prev != nil && g.p.o.Fade > 0 && now-g.fadeStart < g.p.o.Fade
+}
+
+// render draws s with the shared renderer; a screen that cannot be drawn
+// becomes the standing warning (never a blank screen).
+func (g *game) render(s display.Screen) *frame {
+	rgba, err := display.Render(s, g.w, g.h, display.WithFonts(g.p.o.Fonts))
+	f := &frame{s: s}
+	if err != nil {
+		g.p.o.Logger.Error("render screen; showing the standing warning", "screen", s.ID(), "err", err)
+		f.fallback, f.err = true, err
+		f.s = display.StandingScreen()
+		rgba, err = display.Render(f.s, g.w, g.h, display.WithFonts(g.p.o.Fonts))
+		if err != nil {
+			// The built-in screen fits every size >= 64 px; this is a defect.
+			panic(fmt.Sprintf("ebitenview: standing screen at %dx%d: %v", g.w, g.h, err))
+		}
+	}
+	f.rgba = rgba
+	f.hash = display.FrameHash(rgba)
+	f.img = ebiten.NewImageFromImage(rgba)
+	return f
+}
+
+func (g *game) switchTo(f *frame, now time.Duration) {
+	g.dispose(g.prev)
+	g.prev = g.cur
+	if g.p.o.Fade < 0 {
+		g.dispose(g.prev)
+		g.prev = nil
+	}
+	g.cur = f
+	g.fadeStart, g.lastSwitch = now, now
+	if f, ok := testOnSwitch.Load().(func()); ok {
+		f()
+	}
+	g.dirty, g.checkDue = true, true
+}
+
+func (g *game) dispose(f *frame) {
+	if f != nil && f.img != nil {
+		f.img.Deallocate()
+	}
+}
+
+func (g *game) setTicker(text string) {
+	if g.ticker != nil {
+		g.ticker.Deallocate()
+		g.ticker, g.tickerRGBA = nil, nil
+	}
+	g.tickerText = ""
+	g.dirty = true
+	if text == "" || g.h < 64 {
+		return
+	}
+	rgba, err := display.RenderTicker(text, tickerHeight(g.h), display.WithFonts(g.p.o.Fonts))
+	if err != nil {
+		g.p.o.Logger.Error("ticker not shown", "err", err)
+		return
+	}
+	g.tickerText, g.tickerRGBA = text, rgba
+	g.ticker = ebiten.NewImageFromImage(rgba)
+	g.tickerX = float64(g.w)
+	g.tickerLast = g.now()
+}
+
+func tickerHeight(h int) int { return max(32, h/14) }
+
+func (g *game) Draw(screen *ebiten.Image) {
+	if g.cur == nil || !g.dirty {
+		return // the last frame stays on the screen
+	}
+	g.dirty = false
+	now := g.now()
+	if g.drift != (image.Point{}) {
+		screen.Fill(g.cur.rgba.RGBAAt(0, 0))
+	}
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Translate(float64(g.drift.X), float64(g.drift.Y))
+	fading := g.fading(now)
+	if fading {
+		screen.DrawImage(g.prev.img, op)
+		t := float64(now-g.fadeStart) / float64(g.p.o.Fade)
+		op.ColorScale.ScaleAlpha(float32(clamp01(t)))
+		g.dirty = true // keep drawing until the fade ends
+	} else if g.prev != nil {
+		g.dispose(g.prev)
+		g.prev = nil
+	}
+	screen.DrawImage(g.cur.img, op)
+	if g.ticker != nil {
+		g.drawTicker(screen)
+	}
+	if !fading && g.checkDue {
+		g.checkDue = false
+		g.check(screen)
+	}
+	if len(g.shots) > 0 {
+		pix := make([]byte, 4*g.w*g.h)
+		screen.ReadPixels(pix)
+		img := &image.RGBA{Pix: pix, Stride: 4 * g.w, Rect: image.Rect(0, 0, g.w, g.h)}
+		data, err := encodePNG(img)
+		for _, ch := range g.shots {
+			ch <- shot{png: data, err: err}
+		}
+		g.shots = nil
+	}
+}
+
+func (g *game) drawTicker(screen *ebiten.Image) {
+	th := g.tickerRGBA.Rect.Dy()
+	y := float64(g.h - th)
+	bar := screen.SubImage(image.Rect(0, g.h-th, g.w, g.h)).(*ebiten.Image)
+	bar.Fill(color.Black)
+	tw := float64(g.tickerRGBA.Rect.Dx())
+	for x := g.tickerX; x < float64(g.w); x += tw {
+		op := &ebiten.DrawImageOptions{}
+		op.GeoM.Translate(math.Round(x), y)
+		screen.DrawImage(g.ticker, op)
+	}
+}
+
+// check is the frame watchdog: it reads back the presented frame and
+// compares it with the renderer's pixels (where the ticker and drift leave
+// them in place). A frame of one colour, or one that is not what was
+// rendered (a stale or broken frame), is a fault: it is reported and the
+// standing warning replaces it.
+func (g *game) check(screen *ebiten.Image) {
+	if testCorrupt.Load() {
+		screen.Fill(color.Black)
+	}
+	pix := make([]byte, 4*g.w*g.h)
+	screen.ReadPixels(pix)
+	reason := frameFault(pix, g.cur.rgba, g.drift, g.tickerBand())
+	if reason == "" {
+		g.resolve(nil)
+		return
+	}
+	reason = fmt.Sprintf("screen %s: %s", g.cur.s.ID(), reason)
+	g.p.o.Logger.Error("frame watchdog", "reason", reason)
+	if g.p.o.OnFault != nil {
+		g.p.o.OnFault(reason)
+	}
+	err := fmt.Errorf("%w: %s", ErrFrameCheck, reason)
+	if g.cur.fallback || g.cur.s.Kind == display.KindStanding {
+		// Nothing better to show; keep it and tell the caller.
+		g.resolve(err)
+		return
+	}
+	g.resolve(err)
+	f := g.render(display.StandingScreen())
+	f.fallback, f.err = true, err
+	g.switchTo(f, g.now())
+}
+
+// resolve answers the Show calls waiting for the current frame.
+func (g *game) resolve(err error) {
+	for _, req := range g.waiting {
+		switch {
+		case err != nil:
+			req.done <- result{err: err}
+		case g.cur.fallback:
+			req.done <- result{hash: g.cur.hash, err: fmt.Errorf("showing the standing warning instead of %s: %w", req.s.ID(), g.cur.err)}
+		default:
+			req.done <- result{hash: g.cur.hash}
+		}
+	}
+	g.waiting = nil
+}
+
+func (g *game) tickerBand() int {
+	if g.tickerRGBA == nil {
+		return 0
+	}
+	return g.tickerRGBA.Rect.Dy()
+}
+
+// frameFault compares presented pixels with the rendered frame shifted by
+// drift, above a ticker band of tickerH rows. "" means the frame is good.
+func frameFault(pix []byte, want *image.RGBA, drift image.Point, tickerH int) string {
+	w, h := want.Rect.Dx(), want.Rect.Dy()
+	if len(pix) != 4*w*h {
+		return fmt.Sprintf("frame is %d bytes, want %d", len(pix), 4*w*h)
+	}
+	uniform := true
+	for i := 4; i < len(pix); i += 4 {
+		if pix[i] != pix[0] || pix[i+1] != pix[1] || pix[i+2] != pix[2] {
+			uniform = false
+			break
+		}
+	}
+	if uniform {
+		return fmt.Sprintf("frame is all one colour (%d,%d,%d)", pix[0], pix[1], pix[2])
+	}
+	bad := 0
+	for y := max(0, drift.Y); y < min(h, h+drift.Y) && y < h-tickerH; y++ {
+		x0, x1 := max(0, drift.X), min(w, w+drift.X)
+		got := pix[4*(y*w+x0) : 4*(y*w+x1)]
+		src := want.Pix[want.PixOffset(x0-drift.X, y-drift.Y):]
+		for i := 0; i < len(got); i += 4 {
+			if got[i] != src[i] || got[i+1] != src[i+1] || got[i+2] != src[i+2] {
+				bad++
+			}
+		}
+	}
+	if bad > 0 {
+		return fmt.Sprintf("%d pixels differ from the rendered frame (stale or broken frame)", bad)
+	}
+	return ""
+}
