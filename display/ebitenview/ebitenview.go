@@ -71,12 +71,12 @@ type Presenter struct {
 	o Options
 
 	mu       sync.Mutex
-	pending  *request     // newest screen waiting to be shown
-	ticker   *string      // new ticker text waiting
-	shots    []chan shot  // screenshot requests
-	size     image.Point  // screen size in pixels, once known
-	running  bool         // Run has started the loop
-	stopped  bool         // Run has returned
+	pending  *request      // newest screen waiting to be shown
+	ticker   *string       // new ticker text waiting
+	shots    []chan shot   // screenshot requests
+	size     image.Point   // screen size in pixels, once known
+	running  bool          // Run has started the loop
+	stopped  bool          // Run has returned
 	wake     chan struct{} // animator: something to animate
 	stopAnim chan struct{}
 	animDone chan struct{}
