@@ -7,6 +7,7 @@ import (
 
 	"github.com/atmguard/kiosk/central"
 	"github.com/atmguard/kiosk/central/auth"
+	"github.com/atmguard/kiosk/central/store"
 )
 
 // NewTest starts a central for a test: embedded broker on 127.0.0.1:0,
@@ -59,4 +60,19 @@ func (a *App) NewTestUser(tb testing.TB, name string, role central.Role) (centra
 		tb.Fatalf("create user %s: %v", name, err)
 	}
 	return u.Actor(), pw
+}
+
+// RegisterDevice creates broker credentials for a device as enrollment
+// would (without a device config) and returns its password.
+func (a *App) RegisterDevice(id, branch, pref string) (string, error) {
+	var pw string
+	err := a.DB.Update(func(tx *store.Tx) error {
+		var err error
+		pw, err = a.Registry.Register(tx, id, branch, pref)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return pw, a.Registry.Registered(id, a.DB)
 }
