@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/atmguard/kiosk/internal/wire"
@@ -287,8 +288,18 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 // EncodePublicKey is the base64 form used in signing.keys and provisioning.pub.
 func EncodePublicKey(k ed25519.PublicKey) string { return base64.StdEncoding.EncodeToString(k) }
 
+// locations caches time zones: LoadLocation reads tzdata from disk each
+// call (most of a Parse's time before this cache).
+var locations sync.Map // name -> *time.Location
+
 func loadLocation(name string) (*time.Location, error) {
+	if l, ok := locations.Load(name); ok {
+		return l.(*time.Location), nil
+	}
 	loc, err := time.LoadLocation(name)
+	if err == nil {
+		locations.Store(name, loc)
+	}
 	if err != nil && name == DefaultTimezone {
 		// A device without tzdata must still run on Japan time (no DST).
 		return time.FixedZone("JST", 9*3600), nil

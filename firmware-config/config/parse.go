@@ -306,7 +306,17 @@ func buildIndex(data []byte) (*index, *FieldError) {
 	ix := &index{data: data, lines: map[string]int{}}
 	var p unstable.Parser
 	p.Reset(data)
-	lineOf := func(r unstable.Range) int { return p.Shape(r).Start.Line }
+	// Parser.Shape scans from the start of the file on every call; a table
+	// of line starts makes the index linear.
+	starts := []int{0}
+	for i, b := range data {
+		if b == '\n' {
+			starts = append(starts, i+1)
+		}
+	}
+	lineOf := func(r unstable.Range) int {
+		return sort.Search(len(starts), func(i int) bool { return starts[i] > int(r.Offset) })
+	}
 	prefix := ""
 	arrays := map[string]int{}
 	var walk func(n *unstable.Node, path string, line int)
