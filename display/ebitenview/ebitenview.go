@@ -51,6 +51,10 @@ type Options struct {
 	// DriftStep is the time per one-pixel move; default 15 minutes.
 	DriftStep time.Duration
 
+	// Rotation of the panel, clockwise degrees: 0, 90, 180 or 270. The
+	// screen is laid out for the rotated (physical viewing) orientation.
+	Rotation int
+
 	// Ticker speed in pixels per second; default 120.
 	TickerSpeed float64
 
@@ -80,6 +84,9 @@ type Presenter struct {
 	wake     chan struct{} // animator: something to animate
 	stopAnim chan struct{}
 	animDone chan struct{}
+
+	first     chan struct{} // closed when the first frame is on the screen
+	firstOnce sync.Once
 
 	g *game
 }
@@ -131,7 +138,14 @@ func New(o Options) *Presenter {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	p := &Presenter{o: o, wake: make(chan struct{}, 1), stopAnim: make(chan struct{}), animDone: make(chan struct{})}
+	switch o.Rotation {
+	case 0, 90, 180, 270:
+	default:
+		o.Logger.Error("display rotation must be 0, 90, 180 or 270; using 0", "rotation", o.Rotation)
+		o.Rotation = 0
+	}
+	p := &Presenter{o: o, wake: make(chan struct{}, 1), stopAnim: make(chan struct{}), animDone: make(chan struct{}),
+		first: make(chan struct{})}
 	p.g = &game{p: p, start: o.Clock.Mono(), lastSwitch: -time.Hour}
 	return p
 }
@@ -186,6 +200,10 @@ func (p *Presenter) Screenshot() ([]byte, error) {
 	r := <-ch
 	return r.png, r.err
 }
+
+// FirstFrame is closed once the first frame (the standing warning, or the
+// first screen shown) is on the screen and has passed the frame check.
+func (p *Presenter) FirstFrame() <-chan struct{} { return p.first }
 
 // Size is the screen size in pixels (zero before the first frame).
 func (p *Presenter) Size() image.Point {
@@ -311,6 +329,35 @@ func driftOffset(steps int64, max int) image.Point {
 		col = n - 1 - col
 	}
 	return image.Pt(int(col)-max, int(row)-max)
+}
+
+// rotate turns img clockwise by deg (0, 90, 180, 270).
+func rotate(img *image.RGBA, deg int) *image.RGBA {
+	if deg == 0 {
+		return img
+	}
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	ow, oh := h, w
+	if deg == 180 {
+		ow, oh = w, h
+	}
+	out := image.NewRGBA(image.Rect(0, 0, ow, oh))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var dx, dy int
+			switch deg {
+			case 90:
+				dx, dy = h-1-y, x
+			case 180:
+				dx, dy = w-1-x, h-1-y
+			case 270:
+				dx, dy = y, w-1-x
+			}
+			si := img.PixOffset(x, y)
+			copy(out.Pix[out.PixOffset(dx, dy):out.PixOffset(dx, dy)+4], img.Pix[si:si+4])
+		}
+	}
+	return out
 }
 
 func encodePNG(img image.Image) ([]byte, error) {

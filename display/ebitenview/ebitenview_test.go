@@ -281,3 +281,34 @@ func TestDriftOffset(t *testing.T) {
 }
 
 var _ = ebiten.Termination
+
+func TestRotate(t *testing.T) {
+	src := image.NewRGBA(image.Rect(0, 0, 3, 2))
+	for i := range src.Pix {
+		src.Pix[i] = byte(i)
+	}
+	for _, deg := range []int{0, 90, 180, 270} {
+		r := rotate(src, deg)
+		// Rotating back the rest of the way round gives the original.
+		back := rotate(r, (360-deg)%360)
+		if display.FrameHash(back) != display.FrameHash(src) {
+			t.Errorf("rotate %d and back changed the image", deg)
+		}
+	}
+	r := rotate(src, 90)
+	if r.Rect.Dx() != 2 || r.Rect.Dy() != 3 {
+		t.Fatalf("90: size %v", r.Rect)
+	}
+	// Clockwise: the top-left pixel goes to the top-right corner.
+	if r.RGBAAt(1, 0) != src.RGBAAt(0, 0) {
+		t.Error("90 is not clockwise")
+	}
+}
+
+func TestFirstFrame(t *testing.T) {
+	select {
+	case <-presenter.FirstFrame():
+	case <-time.After(10 * time.Second):
+		t.Fatal("FirstFrame not closed although frames were shown")
+	}
+}

@@ -161,20 +161,24 @@ func (g *game) fading(now time.Duration) bool {
 // render draws s with the shared renderer; a screen that cannot be drawn
 // becomes the standing warning (never a blank screen).
 func (g *game) render(s display.Screen) *frame {
-	rgba, err := display.Render(s, g.w, g.h, display.WithFonts(g.p.o.Fonts))
+	lw, lh := g.w, g.h // the layout's size: the panel as the customer sees it
+	if g.p.o.Rotation == 90 || g.p.o.Rotation == 270 {
+		lw, lh = g.h, g.w
+	}
+	rgba, err := display.Render(s, lw, lh, display.WithFonts(g.p.o.Fonts))
 	f := &frame{s: s}
 	if err != nil {
 		g.p.o.Logger.Error("render screen; showing the standing warning", "screen", s.ID(), "err", err)
 		f.fallback, f.err = true, err
 		f.s = display.StandingScreen()
-		rgba, err = display.Render(f.s, g.w, g.h, display.WithFonts(g.p.o.Fonts))
+		rgba, err = display.Render(f.s, lw, lh, display.WithFonts(g.p.o.Fonts))
 		if err != nil {
 			// The built-in screen fits every size >= 64 px; this is a defect.
 			panic(fmt.Sprintf("ebitenview: standing screen at %dx%d: %v", g.w, g.h, err))
 		}
 	}
-	f.rgba = rgba
-	f.hash = display.FrameHash(rgba)
+	f.hash = display.FrameHash(rgba) // what was rendered, before rotation
+	f.rgba = rotate(rgba, g.p.o.Rotation)
 	f.img = ebiten.NewImageFromImage(rgba)
 	return f
 }
@@ -291,6 +295,7 @@ func (g *game) check(screen *ebiten.Image) {
 	reason := frameFault(pix, g.cur.rgba, g.drift, g.tickerBand())
 	if reason == "" {
 		g.resolve(nil)
+		g.p.firstOnce.Do(func() { close(g.p.first) })
 		return
 	}
 	reason = fmt.Sprintf("screen %s: %s", g.cur.s.ID(), reason)
@@ -302,6 +307,7 @@ func (g *game) check(screen *ebiten.Image) {
 	if g.cur.fallback || g.cur.s.Kind == display.KindStanding {
 		// Nothing better to show; keep it and tell the caller.
 		g.resolve(err)
+		g.p.firstOnce.Do(func() { close(g.p.first) })
 		return
 	}
 	g.resolve(err)

@@ -7,7 +7,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,7 +57,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", *in, err)
 		}
-		if s, err = decodeScreen(data); err != nil {
+		if s, err = display.DecodeScreenJSON(data); err != nil {
 			return fmt.Errorf("%s: %w", *in, err)
 		}
 	default:
@@ -98,32 +97,4 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	}
 	slog.Info("wrote preview", "file", *out, "screen", s.ID(), "size", *size, "frame_hash", display.FrameHash(img))
 	return nil
-}
-
-// decodeScreen accepts a display.Screen (has "kind") or a wire.Alert (has
-// "texts"); the alert is validated as central would.
-func decodeScreen(data []byte) (display.Screen, error) {
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return display.Screen{}, fmt.Errorf("not a JSON object: %w", err)
-	}
-	if _, ok := probe["kind"]; ok {
-		var s display.Screen
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&s); err != nil {
-			return s, fmt.Errorf("decode screen: %w", err)
-		}
-		return s, nil
-	}
-	var a wire.Alert
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&a); err != nil {
-		return display.Screen{}, fmt.Errorf("decode alert: %w", err)
-	}
-	if err := a.Validate(); err != nil {
-		return display.Screen{}, err
-	}
-	return display.Screen{Kind: display.KindAlert, Alert: &a}, nil
 }
