@@ -274,7 +274,7 @@ func (s *Service) auditFn(actor central.Actor, action string, a *central.Alert, 
 	}
 }
 
-// transition loads alert id at version (0: any), checks it, applies fn and
+// transition loads alert id at version (-1: any), checks it, applies fn and
 // stores it; scopes returned by fn are re-signed and published.
 func (s *Service) transition(ctx context.Context, actor central.Actor, action, id string, version int,
 	fn func(a *central.Alert, now time.Time) (live bool, extra map[string]any, err error)) (*central.Alert, error) {
@@ -284,7 +284,7 @@ func (s *Service) transition(ctx context.Context, actor central.Actor, action, i
 		if err != nil {
 			return nil, nil, err
 		}
-		if version != 0 && a.Version != version {
+		if version >= 0 && a.Version != version {
 			return nil, nil, fmt.Errorf("%w: alert %s is at version %d, you had version %d: reload it", central.ErrConflict, id, a.Version, version)
 		}
 		live, extra, err := fn(a, now)
@@ -442,7 +442,7 @@ func (s *Service) Cancel(ctx context.Context, actor central.Actor, id, reason st
 	if !actor.Can(central.PermCancel) {
 		return nil, central.Forbidden(actor, "cancel alerts")
 	}
-	return s.transition(ctx, actor, "alert.cancel", id, 0, func(a *central.Alert, now time.Time) (bool, map[string]any, error) {
+	return s.transition(ctx, actor, "alert.cancel", id, -1, func(a *central.Alert, now time.Time) (bool, map[string]any, error) {
 		switch a.State {
 		case central.StateDraft, central.StatePending, central.StatePublished:
 		default:

@@ -110,7 +110,7 @@ func (s *Service) itemTransition(ctx context.Context, actor central.Actor, actio
 		if err != nil {
 			return nil, nil, err
 		}
-		if version != 0 && c.Version != version {
+		if version >= 0 && c.Version != version {
 			return nil, nil, fmt.Errorf("%w: slide %s is at version %d, you had version %d: reload it", central.ErrConflict, id, c.Version, version)
 		}
 		wasLive := c.State.Live()
@@ -240,7 +240,7 @@ func (s *Service) CancelItem(ctx context.Context, actor central.Actor, id, reaso
 	if !actor.Can(central.PermCancel) {
 		return nil, central.Forbidden(actor, "retire campaign slides")
 	}
-	return s.itemTransition(ctx, actor, "campaign.cancel", id, 0, func(tx *store.Tx, c *central.CampaignItem, now time.Time) (bool, map[string]any, error) {
+	return s.itemTransition(ctx, actor, "campaign.cancel", id, -1, func(tx *store.Tx, c *central.CampaignItem, now time.Time) (bool, map[string]any, error) {
 		switch c.State {
 		case central.StateDraft, central.StatePending, central.StatePublished:
 		default:
