@@ -156,6 +156,21 @@ func checkConfig(o Options) (*config.Config, Result) {
 	return cfg, r
 }
 
+// DoctorClientID is the MQTT client id doctor connects with. It must differ
+// from the agent's (same id = the broker drops the running agent, and a
+// clean session would wipe its queued messages), and central's broker only
+// accepts "<device id>" or "kiosk-<device id>" for a device's credentials:
+// so doctor takes whichever of the two the agent does not use.
+func DoctorClientID(c *config.Config) string {
+	switch c.ClientID() {
+	case "kiosk-" + c.Device.ID:
+		return c.Device.ID
+	case c.Device.ID:
+		return "kiosk-" + c.Device.ID
+	}
+	return c.ClientID() + "-doctor"
+}
+
 func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 	r := Result{Name: "broker"}
 	tc, err := c.TLSConfig()
@@ -164,11 +179,9 @@ func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 		r.Fix = "check the TLS file paths in [broker] and that the files are readable PEM (re-enroll restores them)"
 		return r
 	}
-	// A separate client id, so the check never kicks the running agent's
-	// session off the broker.
 	opts := mqtt.NewClientOptions().
 		AddBroker(c.Broker.URL).
-		SetClientID(c.ClientID() + "-doctor").
+		SetClientID(DoctorClientID(c)).
 		SetUsername(c.Broker.Username).
 		SetPassword(c.Broker.Password).
 		SetProtocolVersion(4).
@@ -196,7 +209,7 @@ func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 		case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
 			r.Fix = "the broker refused the credentials: check broker.username and broker.password, or re-enroll to get new ones (a re-sign is needed after any edit)"
 		case errors.Is(err, packets.ErrorRefusedIDRejected):
-			r.Fix = "the broker refused client id " + c.ClientID() + "-doctor: check the broker's ACL for kiosk client ids"
+			r.Fix = "the broker refused client id " + DoctorClientID(c) + ": check the broker's ACL for kiosk client ids"
 		case strings.Contains(err.Error(), "certificate"), strings.Contains(err.Error(), "tls"):
 			r.Fix = "TLS failed: check broker.ca_file matches the broker's certificate and the device clock is right"
 		default:

@@ -212,3 +212,20 @@ func TestDoctorInvalidConfigSkipsRest(t *testing.T) {
 		}
 	}
 }
+
+// Doctor must never connect as the agent (the broker would drop the agent)
+// and must use an id central's broker accepts for the device's credentials.
+func TestDoctorClientID(t *testing.T) {
+	for _, cid := range []string{"", "atm-1", "kiosk-atm-1", "custom"} {
+		c := config.Example()
+		c.Device.ID = "atm-1"
+		c.Broker.ClientID = cid
+		got := doctor.DoctorClientID(c)
+		if got == c.ClientID() {
+			t.Errorf("client_id %q: doctor uses the agent's id %q", cid, got)
+		}
+		if (cid == "" || cid == "atm-1" || cid == "kiosk-atm-1") && got != "atm-1" && got != "kiosk-atm-1" {
+			t.Errorf("client_id %q: doctor id %q is not one central accepts", cid, got)
+		}
+	}
+}
