@@ -56,28 +56,32 @@ func parse(data []byte, filename string, draft bool) (*Config, error) {
 		perr.File = filename
 		return nil, Errors{perr}
 	}
-	cfg, errs := decode(data, filename, idx)
+	cfg, errs, complete := decode(data, filename, idx)
 	cfg.file = filename
 	cfg.lines = idx.lines
-	skip := map[string]bool{}
-	for _, e := range errs {
-		skip[e.Field] = true
+	if complete {
+		skip := map[string]bool{}
+		for _, e := range errs {
+			skip[e.Field] = true
+		}
+		errs = append(errs, cfg.validate(draft, skip)...)
 	}
-	errs = append(errs, cfg.validate(draft, skip)...)
 	if err := errs.orNil(); err != nil {
 		return nil, err
 	}
 	return cfg, nil
 }
 
-// decode unmarshals into a defaulted Config. go-toml stops at the first type
-// mismatch, so to report all of them each offending key-value is blanked out
-// (newlines kept, so lines stay right) and the document decoded again.
-func decode(data []byte, filename string, idx *index) (*Config, Errors) {
-	var errs Errors
+// decode unmarshals into a defaulted Config. go-toml stops at the first
+// problem, so to report all of them each offending key-value is blanked out
+// (newlines kept, so lines stay right) and the document decoded again. A
+// problem at a [table] header cannot be blanked without moving the keys
+// under it to another table, so decoding stops there and complete is false
+// (the caller then skips semantic validation, which would only add noise).
+func decode(data []byte, filename string, idx *index) (cfg *Config, errs Errors, complete bool) {
 	doc := append([]byte(nil), data...)
 	for attempt := 0; ; attempt++ {
-		cfg := Default()
+		cfg = Default()
 		cfg.Display.Brightness = nil
 		cfg.Triggers = nil
 		err := toml.NewDecoder(bytes.NewReader(doc)).DisallowUnknownFields().Decode(cfg)
@@ -89,14 +93,18 @@ func decode(data []byte, filename string, idx *index) (*Config, Errors) {
 			for i := range strict.Errors {
 				errs = append(errs, unknownField(filename, &strict.Errors[i], idx))
 			}
-		case errors.As(err, &de) && attempt < 64:
+		case errors.As(err, &de):
 			row, col := de.Position()
 			sp := idx.spanAt(offsetOf(data, row, col))
+			msg := strings.TrimPrefix(de.Error(), "toml: ")
 			if sp == nil {
-				errs = append(errs, &FieldError{File: filename, Line: row, Field: keyPath(de.Key()), Msg: strings.TrimPrefix(de.Error(), "toml: ")})
-				break
+				errs = append(errs, &FieldError{File: filename, Line: row, Field: keyPath(de.Key()), Msg: msg})
+				return cfg, errs, false
 			}
-			errs = append(errs, &FieldError{File: filename, Line: sp.line, Field: sp.path, Msg: typeMessage(sp)})
+			errs = append(errs, &FieldError{File: filename, Line: sp.line, Field: sp.path, Msg: decodeMessage(sp, msg)})
+			if sp.kind == unstable.Table || sp.kind == unstable.ArrayTable || attempt >= 64 || isBlank(doc[sp.start:sp.end]) {
+				return cfg, errs, false
+			}
 			for i := sp.start; i < sp.end; i++ {
 				if doc[i] != '\n' && doc[i] != '\r' {
 					doc[i] = ' '
@@ -105,6 +113,7 @@ func decode(data []byte, filename string, idx *index) (*Config, Errors) {
 			continue
 		default:
 			errs = append(errs, &FieldError{File: filename, Msg: err.Error()})
+			return cfg, errs, false
 		}
 		if _, ok := idx.lines["display.brightness"]; !ok {
 			cfg.Display.Brightness = DefaultBrightness()
@@ -112,8 +121,25 @@ func decode(data []byte, filename string, idx *index) (*Config, Errors) {
 		if _, ok := idx.lines["trigger"]; !ok {
 			cfg.Triggers = DefaultTriggers()
 		}
-		return cfg, errs
+		return cfg, errs, true
 	}
+}
+
+func isBlank(b []byte) bool { return len(bytes.TrimSpace(b)) == 0 }
+
+// decodeMessage rewords go-toml's decode errors for a field tech.
+func decodeMessage(sp *span, msg string) string {
+	switch {
+	case strings.Contains(msg, "cannot decode"), strings.Contains(msg, "cannot store"):
+		return typeMessage(sp)
+	case strings.Contains(msg, "already defined"):
+		return "set twice: give each key once per table (remove one of the two lines)"
+	case strings.Contains(msg, "already exists"):
+		return fmt.Sprintf("table [%s] appears twice: merge the two sections into one", sp.path)
+	case strings.Contains(msg, "too large"), strings.Contains(msg, "overflow"), strings.Contains(msg, "out of range"):
+		return "number out of range: " + msg
+	}
+	return msg
 }
 
 func unknownField(filename string, de *toml.DecodeError, idx *index) *FieldError {
