@@ -52,7 +52,7 @@ function textsPanel(a) {
 
 // actions returns the buttons the user may press for alert a. Each button
 // shows its result (or the API's error) in msg.
-function actions(ctx, a, msg, reload) {
+function actions(ctx, a, msg, reload, okMsg = msg) {
   const role = ctx.user.role;
   const out = [];
   const act = (label, id, fn, cls) => h('button', {
@@ -60,7 +60,7 @@ function actions(ctx, a, msg, reload) {
       const b = ev.currentTarget;
       b.disabled = true;
       msg.clear();
-      try { await fn(); } catch (e) { msg.error(errText(e)); } finally { b.disabled = false; }
+      try { await fn(); } catch (e) { msg.error(e.prepared || errText(e)); } finally { b.disabled = false; }
     },
   }, label);
   const reason = (label) => h('input', { id: uid('reason'), 'aria-label': label, placeholder: label });
@@ -73,16 +73,26 @@ function actions(ctx, a, msg, reload) {
       reload();
     }, 'primary'));
   }
-  if (a.state === 'pending_approval' && can.approve(role)) {
+  // Approve is offered to authors too: central decides (role and the
+  // two-person rule), and its refusal is explained in the page instead of
+  // a button that silently is not there.
+  if (a.state === 'pending_approval' && (can.approve(role) || can.compose(role))) {
     out.push(act(t('alert.approve'), 'act-approve', async () => {
-      await ctx.api.call('alerts.approve', { id: a.id, version: a.version });
-      msg.ok(t('alert.approved'));
+      try {
+        await ctx.api.call('alerts.approve', { id: a.id, version: a.version });
+      } catch (e) {
+        if (e.code === 'forbidden' || e.code === 'two_person_rule') e.prepared = t('err.approve_own', { role: t('role.' + role) }) + ' ' + t('err.detail', { msg: e.message });
+        throw e;
+      }
+      okMsg.ok(t('alert.approved') + ` (${a.id})`);
       reload();
     }, 'primary'));
+  }
+  if (a.state === 'pending_approval' && can.approve(role)) {
     const r = reason(t('alert.rejectReason'));
     out.push(h('span', { class: 'inline' }, r, act(t('alert.reject'), 'act-reject', async () => {
       await ctx.api.call('alerts.reject', { id: a.id, version: a.version, reason: r.value.trim() });
-      msg.ok(t('alert.rejected'));
+      okMsg.ok(t('alert.rejected') + ` (${a.id})`);
       reload();
     })));
   }
@@ -90,7 +100,7 @@ function actions(ctx, a, msg, reload) {
     const r = reason(t('alert.cancelReason'));
     out.push(h('span', { class: 'inline' }, r, act(t('alert.cancel'), 'act-cancel', async () => {
       await ctx.api.call('alerts.cancel', { id: a.id, reason: r.value.trim() });
-      msg.ok(t('alert.cancelled'));
+      okMsg.ok(t('alert.cancelled') + ` (${a.id})`);
       reload();
     }, 'danger')));
   }
@@ -228,7 +238,7 @@ export function approvalsView(ctx) {
       textsPanel(a),
       m.el,
       h('p', null, h('a', { href: '#/alert/' + encodeURIComponent(a.id) }, t('appr.open'))),
-      can.approve(ctx.user.role) ? actions(ctx, a, m, () => setTimeout(load, 1500)) : null);
+      can.approve(ctx.user.role) ? actions(ctx, a, m, load, msg) : null);
   }
   const onPush = (ev) => { if (ev.detail.stream === 'alerts') load(); };
   ctx.api.addEventListener('push', onPush);

@@ -40,7 +40,9 @@ export function passwordView(ctx, first) {
   const newp = h('input', { type: 'password', autocomplete: 'new-password', name: 'new_password', minlength: '12' });
   const conf = h('input', { type: 'password', autocomplete: 'new-password', name: 'confirm' });
   const btn = h('button', { type: 'submit', id: 'pw-submit' }, t('pw.submit'));
+  // The hidden user name lets password managers file the new password.
   const form = h('form', { class: 'card narrow', id: 'password-form', novalidate: true },
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: (ctx.user && ctx.user.name) || '', hidden: true, readonly: true }),
     h('h1', null, t('pw.title')),
     first ? h('p', { class: 'note' }, t('pw.first')) : null,
     msg.el,

@@ -1,0 +1,306 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cdp "github.com/chromedp/chromedp"
+
+	"github.com/atmguard/kiosk/agent"
+	"github.com/atmguard/kiosk/central"
+	"github.com/atmguard/kiosk/central/app"
+	"github.com/atmguard/kiosk/central/keys"
+	"github.com/atmguard/kiosk/central/store"
+	"github.com/atmguard/kiosk/internal/wire"
+)
+
+// device is one display of the test fleet.
+type device struct{ id, branch, pref string }
+
+// fleet: five displays in Tokyo (the alert's target) and one in Osaka that
+// must not be counted.
+var fleet = []device{
+	{"atm-13-0001", "tokyo-001", "13"},
+	{"atm-13-0002", "tokyo-001", "13"},
+	{"atm-13-0003", "tokyo-002", "13"},
+	{"atm-13-0004", "tokyo-002", "13"},
+	{"atm-13-0005", "tokyo-003", "13"},
+	{"atm-27-0001", "osaka-001", "27"},
+}
+
+const tokyoDisplays = 5
+
+// startAgents registers each device with central (as enrollment would) and
+// runs a real headless agent core for it against central's embedded broker.
+func startAgents(t *testing.T, a *app.App) map[string]*agent.Agent {
+	t.Helper()
+	ring, err := wire.NewKeyRing(a.Keys.PublicKeys(keys.Signing)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]*agent.Agent{}
+	for _, d := range fleet {
+		var pw string
+		if err := a.DB.Update(func(tx *store.Tx) error {
+			var err error
+			pw, err = a.Registry.Register(tx, d.id, d.branch, d.pref)
+			return err
+		}); err != nil {
+			t.Fatalf("register %s: %v", d.id, err)
+		}
+		if err := a.Registry.Registered(d.id, a.DB); err != nil {
+			t.Fatalf("registered %s: %v", d.id, err)
+		}
+		ag, err := agent.New(agent.Options{
+			DeviceID: d.id, Branch: d.branch, Pref: d.pref, AgentVersion: "e2e",
+			BrokerURL: a.BrokerURL(), Username: d.id, Password: pw, Keys: ring,
+			CentralURL: a.URL(), CachePath: filepath.Join(t.TempDir(), d.id+".db"),
+			Logger: app.QuietLogger(), ReconnectJitter: 50 * time.Millisecond, StatusMinInterval: 50 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatalf("agent %s: %v", d.id, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- ag.Run(context.Background()) }()
+		t.Cleanup(func() {
+			if err := ag.Close(); err != nil {
+				t.Errorf("close agent %s: %v", d.id, err)
+			}
+			if err := <-done; err != nil {
+				t.Errorf("agent %s run: %v", d.id, err)
+			}
+		})
+		out[d.id] = ag
+	}
+	return out
+}
+
+// waitAgents waits (on the agents' change notifications) until cond holds
+// for every agent in ids.
+func waitAgents(t *testing.T, ags map[string]*agent.Agent, ids []string, what string, cond func(*agent.Agent) bool) {
+	t.Helper()
+	deadline := time.NewTimer(stepTimeout)
+	defer deadline.Stop()
+	for _, id := range ids {
+		ag := ags[id]
+		for {
+			ch := ag.Changed()
+			if cond(ag) {
+				break
+			}
+			select {
+			case <-ch:
+			case <-deadline.C:
+				sc, _ := ag.Current()
+				t.Fatalf("%s: agent %s never got there (screen %q)", what, id, sc.ID())
+			}
+		}
+	}
+}
+
+// TestConsoleAlertLifecycle drives the console in chromium against a real
+// central and real agent cores: an admin creates a publisher and an
+// approver; the publisher composes an alert (a phone number not on the
+// allow-list is refused next to the field; the preview images render), submits it
+// and cannot approve it; the approver approves it from the queue; the
+// publisher watches the delivery bars reach the five targeted displays,
+// cancels, and watches "still displayed" fall to 0.
+func TestConsoleAlertLifecycle(t *testing.T) {
+	a := app.NewTest(t)
+	if a.AdminPassword == "" {
+		t.Fatal("central did not generate an admin password")
+	}
+	ags := startAgents(t, a)
+	var tokyo, all []string
+	for _, d := range fleet {
+		all = append(all, d.id)
+		if d.pref == "13" {
+			tokyo = append(tokyo, d.id)
+		}
+	}
+	br := newBrowser(t)
+
+	// ---- admin: language switch, wrong password, first-run password change
+	admin := br.newTab("admin")
+	admin.do("open console", cdp.Navigate(a.URL()+"/"), cdp.WaitVisible(css("#login-form input[name=username]")))
+	admin.do("switch to English", setSelect("#lang-select", "en"), waitText("#login-title", "Log in"))
+	admin.do("switch to Japanese", setSelect("#lang-select", "ja"), waitText("#login-title", "ログイン"))
+	admin.do("wrong password",
+		cdp.SendKeys(css("input[name=username]"), "admin"),
+		cdp.SendKeys(css("input[name=password]"), "not-the-password"),
+		cdp.Click(css("#login-submit")),
+		cdp.WaitVisible(css("#login-form .msg-error")))
+	if got := admin.text("wrong password message", "#login-form .msg-error"); !strings.Contains(got, "ユーザー名またはパスワードが正しくありません") {
+		t.Errorf("wrong password shows %q", got)
+	}
+	admin.shot("wrong-password")
+	admin.do("login", cdp.SendKeys(css("input[name=password]"), a.AdminPassword), cdp.Click(css("#login-submit")))
+	adminPW := "admin-new-password-0110"
+	changePassword(admin, a.AdminPassword, adminPW)
+
+	admin.do("fleet counts", cdp.WaitVisible(css("[data-stat=total]")),
+		waitText("[data-stat=total] .stat-num", fmt.Sprint(len(fleet))),
+		waitText("[data-stat=online] .stat-num", fmt.Sprint(len(fleet))),
+		cdp.WaitVisible(css(`tr[data-device="atm-13-0001"]`)))
+	admin.shot("fleet")
+	admin.do("fleet search", cdp.SendKeys(css("#device-search"), "osaka"),
+		waitJS(`document.querySelectorAll('tr[data-device]').length === 1 && !!document.querySelector('tr[data-device="atm-27-0001"]')`))
+
+	// ---- admin creates the publisher and the approver
+	admin.do("users page", cdp.Navigate(a.URL()+"/#/users"), cdp.WaitVisible(css("#user-create")))
+	satoPW := createUser(admin, "sato", "publisher")
+	tanakaPW := createUser(admin, "tanaka", "approver")
+	admin.shot("users")
+
+	// ---- publisher composes
+	sato := br.newTab("sato")
+	sato.do("open console", cdp.Navigate(a.URL()+"/"), cdp.WaitVisible(css("#login-form input[name=username]")),
+		setSelect("#lang-select", "ja"), waitText("#login-title", "ログイン"))
+	login(sato, "sato", satoPW)
+	changePassword(sato, satoPW, "sato-new-password-0110")
+	sato.do("compose page", cdp.Navigate(a.URL()+"/#/compose"), cdp.WaitVisible(css("#compose-form")))
+	sato.do("target Tokyo", cdp.Click(css(`input[type=checkbox][value="13"]`)),
+		waitJS(fmt.Sprintf(`document.querySelector('#target-count').dataset.devices === '%d'`, tokyoDisplays)))
+	sato.do("type a bad phone number",
+		cdp.SendKeys(css("input[name=headline-ja]"), "警察を名乗る電話に注意"),
+		cdp.SendKeys(css("textarea[name=body-ja]"), "口座が危険です。090-1234-5678 に電話してください"),
+		cdp.WaitVisible(css(`textarea[name=body-ja][aria-invalid=true]`)))
+	bodyErr := sato.text("guard message", `[data-error-for="texts.ja.body"]`)
+	if !strings.Contains(bodyErr, "090-1234-5678") || !strings.Contains(bodyErr, "許可リスト") {
+		t.Errorf("content guard message next to the body says %q", bodyErr)
+	}
+	sato.shot("content-guard")
+	sato.do("fix the body",
+		clearField("textarea[name=body-ja]"),
+		cdp.SendKeys(css("textarea[name=body-ja]"), "末尾が0110の番号から警察を名乗る電話がかかっています。ATMの操作を求める電話は詐欺です。"),
+		cdp.SendKeys(css("input[name=instruction-ja]"), "電話を切り、110番に相談してください"),
+		cdp.SendKeys(css("input[name=headline-en]"), "Beware of calls claiming to be the police"),
+		cdp.SendKeys(css("textarea[name=body-en]"), "Calls from numbers ending in 0110 are scams. The police never ask you to use an ATM."),
+		cdp.SendKeys(css("input[name=instruction-en]"), "Hang up and call 110"),
+		waitJS(`!document.querySelector('[aria-invalid=true]') && document.querySelector('#preview-status').dataset.problems === '0'`),
+		waitJS(previewReady("#preview-landscape")), waitJS(previewReady("#preview-portrait")))
+	lw := evalT[int](sato, "preview size", `document.querySelector('#preview-landscape').naturalWidth`)
+	lh := evalT[int](sato, "preview size", `document.querySelector('#preview-landscape').naturalHeight`)
+	pw := evalT[int](sato, "preview size", `document.querySelector('#preview-portrait').naturalWidth`)
+	ph := evalT[int](sato, "preview size", `document.querySelector('#preview-portrait').naturalHeight`)
+	if lw <= lh || pw >= ph {
+		t.Errorf("preview sizes: landscape %dx%d, portrait %dx%d", lw, lh, pw, ph)
+	}
+	sato.shot("compose-preview")
+	sato.do("save and submit", cdp.Click(css("#submit-alert")),
+		waitJS(`location.hash.startsWith('#/alert/')`),
+		cdp.WaitVisible(css(`[data-state="pending_approval"]`)))
+	alertID := strings.TrimPrefix(evalT[string](sato, "alert id", `decodeURIComponent(location.hash)`), "#/alert/")
+	if !strings.HasPrefix(alertID, "a-") {
+		t.Fatalf("alert id %q", alertID)
+	}
+
+	// ---- the publisher cannot approve their own alert
+	sato.do("approve own alert", cdp.Click(css("#act-approve")), cdp.WaitVisible(css(".view .msg-error")))
+	if got := sato.text("own approval message", ".view .msg-error"); !strings.Contains(got, "二人承認ルール") {
+		t.Errorf("own approval shows %q", got)
+	}
+	sato.shot("own-approval-refused")
+	if al, err := a.Alerts.Get(context.Background(), central.System, alertID); err != nil || al.State != central.StatePending {
+		t.Fatalf("after own approval attempt: %+v, %v", al, err)
+	}
+
+	// ---- the approver approves from the queue
+	tanaka := br.newTab("tanaka")
+	// The approver works in English: both UI languages appear in one run.
+	tanaka.do("open console", cdp.Navigate(a.URL()+"/"), cdp.WaitVisible(css("#login-form input[name=username]")),
+		setSelect("#lang-select", "en"), waitText("#login-title", "Log in"))
+	login(tanaka, "tanaka", tanakaPW)
+	changePassword(tanaka, tanakaPW, "tanaka-new-password-0110")
+	item := fmt.Sprintf(`li[data-alert=%q]`, alertID)
+	tanaka.do("approval queue", cdp.Navigate(a.URL()+"/#/approvals"), cdp.WaitVisible(css(item)))
+	tanaka.shot("approval-queue")
+	tanaka.do("approve", cdp.Click(css(item+" #act-approve")), waitText(".view > .msg-ok", alertID), cdp.WaitNotPresent(css(item)))
+
+	// ---- delivery reaches the five Tokyo displays, live
+	sato.do("delivery complete", cdp.WaitVisible(css(`[data-state="published"]`)),
+		waitJS(bar("displayed", tokyoDisplays, tokyoDisplays)), waitJS(bar("received", tokyoDisplays, tokyoDisplays)),
+		waitJS(bar("rejected", 0, tokyoDisplays)))
+	waitAgents(t, ags, tokyo, "alert on screen", func(ag *agent.Agent) bool { sc, _ := ag.Current(); return sc.ID() == "alert:"+alertID })
+	if sc, _ := ags["atm-27-0001"].Current(); sc.ID() == "alert:"+alertID {
+		t.Errorf("the Osaka display shows the Tokyo alert")
+	}
+	sato.shot("delivered")
+
+	// ---- cancel; "still displayed" counts down to 0
+	sato.do("cancel", cdp.SendKeys(css(`input[aria-label="取り消しの理由"]`), "訓練終了"), cdp.Click(css("#act-cancel")),
+		cdp.WaitVisible(css(`[data-state="cancelled"]`)),
+		waitJS(`(() => { const e = document.querySelector('#still-displayed'); return !!e && e.dataset.n === '0'; })()`))
+	waitAgents(t, ags, all, "alert gone", func(ag *agent.Agent) bool { sc, _ := ag.Current(); return sc.ID() != "alert:"+alertID })
+	sato.shot("cancelled")
+
+	// ---- the audit log shows who did what (approver's view)
+	tanaka.do("audit log", cdp.Navigate(a.URL()+"/#/audit"), cdp.WaitVisible(css("#audit-title")),
+		waitText("main table", "alert.approve"))
+	tanaka.shot("audit")
+}
+
+// clearField empties an input or textarea as a user would (select all,
+// delete), which fires the input event the console listens to.
+func clearField(sel string) cdp.Action[cdp.Void] {
+	return cdp.Evaluate[cdp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.focus(); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, sel))
+}
+
+// setSelect sets a <select> the way a user does (value + change event).
+func setSelect(sel, value string) cdp.Action[cdp.Void] {
+	return cdp.Evaluate[cdp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+}
+
+func login(tb *tab, name, pw string) {
+	tb.b.t.Helper()
+	tb.do("login "+name,
+		cdp.SendKeys(css("input[name=username]"), name),
+		cdp.SendKeys(css("input[name=password]"), pw),
+		cdp.Click(css("#login-submit")))
+}
+
+// changePassword completes the first-run password change and waits for the
+// console's navigation.
+func changePassword(tb *tab, old, new string) {
+	tb.b.t.Helper()
+	tb.do("first-run password change",
+		cdp.WaitVisible(css("#password-form")),
+		cdp.SendKeys(css("input[name=old_password]"), old),
+		cdp.SendKeys(css("input[name=new_password]"), new),
+		cdp.SendKeys(css("input[name=confirm]"), new),
+		cdp.Click(css("#pw-submit")),
+		cdp.WaitVisible(css("#nav a[data-nav=fleet]")))
+}
+
+// createUser fills the admin's user form and returns the initial password
+// the page shows once.
+func createUser(tb *tab, name, role string) string {
+	tb.b.t.Helper()
+	tb.do("create user "+name,
+		clearField("#new-username"),
+		cdp.SendKeys(css("#new-username"), name),
+		setSelect("#new-role", role),
+		cdp.Click(css("#create-user")),
+		cdp.WaitVisible(css(fmt.Sprintf(`#initial-password code[data-user=%q]`, name))),
+		cdp.WaitVisible(css(fmt.Sprintf(`tr[data-user=%q]`, name))))
+	pw := tb.text("initial password", "#initial-password code")
+	if len(pw) < 12 {
+		tb.b.t.Fatalf("initial password for %s is %q", name, pw)
+	}
+	return pw
+}
+
+// previewReady: the image is a decoded PNG from central and not stale.
+func previewReady(sel string) string {
+	return fmt.Sprintf(`(() => { const i = document.querySelector(%q); return !!i && !i.hidden && i.complete && i.naturalWidth > 0 && i.src.startsWith('data:image/png;base64,') && !i.classList.contains('stale'); })()`, sel)
+}
+
+// bar: the progress bar shows n of total (aria values, which screen readers
+// announce).
+func bar(kind string, n, total int) string {
+	return fmt.Sprintf(`(() => { const b = document.querySelector('#bar-%s'); return !!b && b.getAttribute('aria-valuenow') === '%d' && b.getAttribute('aria-valuemax') === '%d'; })()`, kind, n, total)
+}
