@@ -73,7 +73,9 @@ func newBrowser(t *testing.T) *browser {
 	return &browser{t: t, ctx: ctx, artifacts: dir}
 }
 
-func sanitize(s string) string { return regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(s, "_") }
+func sanitize(s string) string {
+	return regexp.MustCompile(`[^A-Za-z0-9._-]+`).ReplaceAllString(s, "_")
+}
 
 // tab is one page in its own browser context.
 type tab struct {
