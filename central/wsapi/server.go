@@ -617,6 +617,8 @@ func (c *conn) userName() string {
 // setSession makes the connection act as a session and watches for its end.
 func (c *conn) setSession(token string, actor central.Actor, sess *central.Session) {
 	c.mu.Lock()
+	// Subscriptions belong to a session: a new login starts with none.
+	c.subs = map[string]map[string]bool{}
 	c.token, c.actor, c.authed = token, actor, true
 	c.actor.Remote = c.remote
 	if sess != nil {
@@ -647,6 +649,7 @@ func (c *conn) setSession(token string, actor central.Actor, sess *central.Sessi
 		if current {
 			c.authed = false
 			c.token = ""
+			c.subs = map[string]map[string]bool{}
 		}
 		c.mu.Unlock()
 		if current {
@@ -658,6 +661,7 @@ func (c *conn) setSession(token string, actor central.Actor, sess *central.Sessi
 func (c *conn) clearSession() {
 	c.mu.Lock()
 	c.authed, c.token = false, ""
+	c.subs = map[string]map[string]bool{}
 	c.sessionGen++
 	c.mu.Unlock()
 }

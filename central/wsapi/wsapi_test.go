@@ -402,7 +402,9 @@ func TestBadFrames(t *testing.T) {
 // TestSessionEnds: logout on one connection ends the session on every
 // connection that uses it; they are told, and then refused.
 func TestSessionEnds(t *testing.T) {
-	e := newEnv(t, wsapi.Options{})
+	// Pings would close the (in fake time) silent client during the jump;
+	// liveness is tested in TestPingTimeout.
+	e := newEnv(t, wsapi.Options{PingInterval: 24 * time.Hour})
 	a := e.dial(wsclient.Options{})
 	r, err := a.Login(ctx(t), "pub1", e.pw["pub1"])
 	if err != nil {
@@ -554,6 +556,8 @@ func TestCloseWaits(t *testing.T) {
 	e := newEnv(t, wsapi.Options{})
 	cs := []*wsclient.Client{e.login("pub1"), e.login("view1"), e.dial(wsclient.Options{})}
 	cs[0].Subscribe(ctx(t), "alerts", "")
+	// An answer proves the server tracks the connection.
+	cs[2].Call(ctx(t), "auth.resume", map[string]string{"token": "x"}, nil)
 	if e.srv.Conns() != 3 {
 		t.Fatalf("conns %d", e.srv.Conns())
 	}
@@ -584,3 +588,47 @@ func readFile(t *testing.T, p string) string {
 }
 
 var _ = json.Marshal
+
+// TestPingTimeout: a logged-in client that answers nothing for two ping
+// intervals is disconnected.
+func TestPingTimeout(t *testing.T) {
+	e := newEnv(t, wsapi.Options{PingInterval: 30 * time.Second})
+	s, err := e.users.Login(context.Background(), "view1", e.pw["view1"], "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := e.clk.Waiters()
+	hdr := http.Header{"Authorization": {"Bearer " + s.Token}}
+	silent, _, err := websocket.DefaultDialer.Dial(e.url, hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	pings := make(chan struct{}, 8)
+	silent.SetPingHandler(func(string) error { pings <- struct{}{}; return nil }) // never pong
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := silent.ReadMessage(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	e.clk.BlockUntil(base+1, nil) // its ping ticker
+	e.clk.Advance(30 * time.Second)
+	select {
+	case <-pings: // first interval: pinged
+	case <-ctx(t).Done():
+		t.Fatal("no ping after one interval")
+	}
+	e.clk.Advance(30 * time.Second)
+	select {
+	case err := <-done:
+		if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+			t.Fatalf("closed with %v; want 1001", err)
+		}
+	case <-ctx(t).Done():
+		t.Fatal("silent connection not closed after two intervals")
+	}
+}
