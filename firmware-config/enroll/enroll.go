@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -169,6 +170,12 @@ func check(draft *config.Config, ans *Response, opt Options) (*Result, error) {
 // each through a temporary file, fsync and rename. The config holds the
 // broker password, so it is written 0600.
 func Install(r *Result, configPath, pubPath string) error {
+	// A fresh device may not have /etc/kiosk yet.
+	for _, d := range []string{filepath.Dir(configPath), filepath.Dir(pubPath)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("install: %w", err)
+		}
+	}
 	if err := config.WriteFileAtomic(pubPath, config.MarshalPublicKey(r.ProvisioningKey), 0o644); err != nil {
 		return fmt.Errorf("install: %w", err)
 	}

@@ -41,7 +41,7 @@ func TestEnrollInstall(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "device.toml")
+	cfgPath := filepath.Join(dir, "etc", "kiosk", "device.toml") // directory created by Install
 	pubPath := enroll.DefaultPubPath(cfgPath)
 	if err := enroll.Install(res, cfgPath, pubPath); err != nil {
 		t.Fatal(err)
@@ -65,7 +65,7 @@ func TestEnrollInstall(t *testing.T) {
 	if got.Device.ID != "atm-13-0007" {
 		t.Errorf("installed device %q", got.Device.ID)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*"))
+	left, _ := filepath.Glob(filepath.Join(dir, "etc", "kiosk", ".*tmp*"))
 	if len(left) > 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
