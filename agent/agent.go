@@ -209,8 +209,14 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer close(a.runDone)
 	defer cancel()
 
-	timer := a.clk.NewTimer(a.decide())
+	// the timer is re-armed before the presenter can show the new screen,
+	// so whoever sees the screen change also sees the next deadline armed
+	first, wait := a.decide()
+	timer := a.clk.NewTimer(wait)
 	defer timer.Stop()
+	if first != nil {
+		a.offer(*first)
+	}
 
 	a.wg.Add(2)
 	go func() { defer a.wg.Done(); a.presentLoop(ctx) }()
@@ -235,7 +241,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	statusTimer.Stop()
 	defer statusTimer.Stop()
 
-	redecide := func() { timer.Reset(a.decide()) }
+	redecide := func() {
+		sc, wait := a.decide()
+		timer.Reset(wait)
+		if sc != nil {
+			a.offer(*sc)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -357,9 +369,9 @@ func (a *Agent) identifyInfo() display.IdentifyInfo {
 		AgentVersion: a.o.AgentVersion, Network: netState, URL: a.o.IdentifyURL}
 }
 
-// decide computes the screen now, hands it to the presenter if it changed,
-// and returns how long until the next decision.
-func (a *Agent) decide() time.Duration {
+// decide computes the screen now and how long until the next decision; the
+// screen is nil if it did not change.
+func (a *Agent) decide() (*display.Screen, time.Duration) {
 	now := a.cc.now()
 	a.checkClock()
 	content := Merge(a.scopes, a.cache.Snapshots(), now, a.ready)
@@ -384,7 +396,7 @@ func (a *Agent) decide() time.Duration {
 	h, err := ScreenHash(sc)
 	if err != nil {
 		a.log.Error("hash screen", "err", err)
-		return wait
+		return nil, wait
 	}
 	if h != a.decidedHash {
 		a.decidedHash = h
@@ -396,17 +408,23 @@ func (a *Agent) decide() time.Duration {
 				}
 			}
 		}
-		select { // newest screen wins; the presenter may skip stale ones
-		case a.presentCh <- sc:
-		default:
-			select {
-			case <-a.presentCh:
-			default:
-			}
-			a.presentCh <- sc
-		}
+		return &sc, wait
 	}
-	return wait
+	return nil, wait
+}
+
+// offer hands sc to the presenter; the newest screen wins, a stale one
+// still waiting is dropped. Only the loop calls it.
+func (a *Agent) offer(sc display.Screen) {
+	select {
+	case a.presentCh <- sc:
+	default:
+		select {
+		case <-a.presentCh:
+		default:
+		}
+		a.presentCh <- sc
+	}
 }
 
 // ready: every image of the item is verified in the cache.

@@ -164,12 +164,13 @@ const (
 	EventTransactionEnd   = "transaction-end"
 )
 
-// DefaultTriggers: phone-detected shows the "Hang up!" screen for 30 s;
-// transaction-end clears it; transaction-start is accepted and ignored.
+// DefaultTriggers match firmware-config's defaults: phone-detected shows
+// the "Hang up!" screen for 20 s, transaction-start the standing warning for
+// 60 s, transaction-end clears either.
 func DefaultTriggers() map[string]Trigger {
 	return map[string]Trigger{
-		EventPhoneDetected:    {Kind: display.KindPhone, Duration: 30 * time.Second},
-		EventTransactionStart: {},
+		EventPhoneDetected:    {Kind: display.KindPhone, Duration: 20 * time.Second},
+		EventTransactionStart: {Kind: display.KindStanding, Duration: 60 * time.Second},
 		EventTransactionEnd:   {Clear: true},
 	}
 }

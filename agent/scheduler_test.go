@@ -195,7 +195,7 @@ func TestTriggerAndIdentifyOverride(t *testing.T) {
 	s := NewScheduler(testSchedule())
 	c := Merge(sc, snaps, t0, nil)
 	s.Trigger(DefaultTriggers()[EventPhoneDetected], 0)
-	if scr, wait := s.Decide(t0, 0, c); scr.Kind != display.KindPhone || wait != 30*time.Second {
+	if scr, wait := s.Decide(t0, 0, c); scr.Kind != display.KindPhone || wait != 20*time.Second {
 		t.Fatalf("phone trigger: got %s wait %s", scr.ID(), wait)
 	}
 	s.Identify(display.IdentifyInfo{DeviceID: testDevice}, time.Second, 10*time.Second)
