@@ -362,20 +362,21 @@ func (s *Service) Run(ctx context.Context) error {
 		if !next.IsZero() {
 			d = next.Sub(s.cfg.Clock.Now())
 		}
-		if d < 0 {
-			d = 0
-		}
 		if d > time.Hour {
 			d = time.Hour
 		}
-		timer.Stop()
-		timer.Reset(d)
-		select {
-		case <-ctx.Done():
+		if d > 0 {
+			timer.Stop()
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-s.kickCh:
+				continue
+			case <-timer.C():
+			}
+		} else if ctx.Err() != nil {
 			return nil
-		case <-s.kickCh:
-			continue
-		case <-timer.C():
 		}
 		if err := s.Reissue(ctx, false); err != nil {
 			s.log.Warn("re-issuer", "err", err)

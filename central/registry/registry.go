@@ -51,9 +51,9 @@ type deliv struct {
 }
 
 type alertDeliv struct {
-	devs                           map[string]*deliv
+	devs                          map[string]*deliv
 	received, displayed, rejected int
-	reasons                        map[string]int
+	reasons                       map[string]int
 }
 
 type msg struct {
@@ -734,7 +734,9 @@ func (r *Registry) Stats(ctx context.Context, actor central.Actor, alertID strin
 	return r.stats1(alertID), nil
 }
 
-func (r *Registry) Subscribe(ctx context.Context) <-chan central.Change { return r.cfg.Hub.Subscribe(ctx) }
+func (r *Registry) Subscribe(ctx context.Context) <-chan central.Change {
+	return r.cfg.Hub.Subscribe(ctx)
+}
 
 // ---- commands and screenshots
 
