@@ -23,6 +23,7 @@ package testbroker
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,6 +70,19 @@ func Each(t *testing.T, f func(t *testing.T, b *Broker)) {
 // Mochi starts an embedded mochi broker on 127.0.0.1:0.
 func Mochi(tb testing.TB) *Broker {
 	tb.Helper()
+	return startMochi(tb, nil)
+}
+
+// MochiTLS starts an embedded mochi broker with a TLS listener using cfg
+// (set ClientAuth and ClientCAs to require client certificates). Its URL
+// is ssl://127.0.0.1:<port>.
+func MochiTLS(tb testing.TB, cfg *tls.Config) *Broker {
+	tb.Helper()
+	return startMochi(tb, cfg)
+}
+
+func startMochi(tb testing.TB, tlsCfg *tls.Config) *Broker {
+	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -81,7 +95,7 @@ func Mochi(tb testing.TB) *Broker {
 	if err := s.AddHook(new(allowHook), nil); err != nil {
 		tb.Fatalf("testbroker: mochi auth hook: %v", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0", TLSConfig: tlsCfg})
 	if err := s.AddListener(l); err != nil {
 		tb.Fatalf("testbroker: mochi listener: %v", err)
 	}
@@ -89,7 +103,11 @@ func Mochi(tb testing.TB) *Broker {
 		tb.Fatalf("testbroker: mochi serve: %v", err)
 	}
 	addr := l.Address()
-	b := &Broker{Kind: "mochi", Addr: addr, URL: "tcp://" + addr, Server: s, stop: func() { _ = s.Close() }}
+	scheme := "tcp://"
+	if tlsCfg != nil {
+		scheme = "ssl://"
+	}
+	b := &Broker{Kind: "mochi", Addr: addr, URL: scheme + addr, Server: s, stop: func() { _ = s.Close() }}
 	tb.Cleanup(b.Close)
 	return b
 }
