@@ -85,7 +85,7 @@ type Presenter struct {
 	stopAnim chan struct{}
 	animDone chan struct{}
 
-	first     chan struct{} // closed when the first frame is on the screen
+	first     chan struct{} // closed when the first frame has been presented
 	firstOnce sync.Once
 
 	g *game
@@ -201,8 +201,9 @@ func (p *Presenter) Screenshot() ([]byte, error) {
 	return r.png, r.err
 }
 
-// FirstFrame is closed once the first frame (the standing warning, or the
-// first screen shown) is on the screen and has passed the frame check.
+// FirstFrame is closed once the first complete frame (the standing warning,
+// or the first screen shown) has been presented; the watchdog reads it back
+// on the following frame.
 func (p *Presenter) FirstFrame() <-chan struct{} { return p.first }
 
 // Size is the screen size in pixels (zero before the first frame).

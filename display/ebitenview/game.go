@@ -46,6 +46,8 @@ type game struct {
 	lastSwitch time.Duration
 	waiting    []*request // shown, waiting for the frame check
 	checkDue   bool       // the next full draw must be checked
+	verifyNow  bool       // the frame on the screen must be read back and checked now
+	presented  bool       // a complete frame was drawn (it is on screen by the next Update)
 	dirty      bool
 	animating  atomic.Bool
 
@@ -88,6 +90,9 @@ func (g *game) Update() error {
 		if g.onStart != nil {
 			g.onStart()
 		}
+	}
+	if g.presented {
+		g.p.firstOnce.Do(func() { close(g.p.first) })
 	}
 	if g.w < 64 || g.h < 64 {
 		return nil
@@ -228,6 +233,12 @@ func (g *game) setTicker(text string) {
 func tickerHeight(h int) int { return max(32, h/14) }
 
 func (g *game) Draw(screen *ebiten.Image) {
+	if g.verifyNow {
+		// The frame drawn last time is on the screen now (the screen is not
+		// cleared between frames): read it back and check it.
+		g.verifyNow = false
+		g.check(screen)
+	}
 	if g.cur == nil || !g.dirty {
 		return // the last frame stays on the screen
 	}
@@ -252,9 +263,14 @@ func (g *game) Draw(screen *ebiten.Image) {
 	if g.ticker != nil {
 		g.drawTicker(screen)
 	}
+	if !fading {
+		g.presented = true
+	}
 	if !fading && g.checkDue {
-		g.checkDue = false
-		g.check(screen)
+		// Check on the next frame, after this one has been presented, so
+		// the read-back does not delay the picture.
+		g.checkDue, g.verifyNow = false, true
+		g.p.kick()
 	}
 	if len(g.shots) > 0 {
 		pix := make([]byte, 4*g.w*g.h)
@@ -295,7 +311,6 @@ func (g *game) check(screen *ebiten.Image) {
 	reason := frameFault(pix, g.cur.rgba, g.drift, g.tickerBand())
 	if reason == "" {
 		g.resolve(nil)
-		g.p.firstOnce.Do(func() { close(g.p.first) })
 		return
 	}
 	reason = fmt.Sprintf("screen %s: %s", g.cur.s.ID(), reason)
@@ -307,7 +322,6 @@ func (g *game) check(screen *ebiten.Image) {
 	if g.cur.fallback || g.cur.s.Kind == display.KindStanding {
 		// Nothing better to show; keep it and tell the caller.
 		g.resolve(err)
-		g.p.firstOnce.Do(func() { close(g.p.first) })
 		return
 	}
 	g.resolve(err)

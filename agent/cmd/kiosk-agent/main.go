@@ -1,0 +1,260 @@
+// Command kiosk-agent is the display kiosk: the agent core (MQTT, signature
+// checks, cache, scheduler) and the Ebiten presenter in one process. Ebiten
+// owns the main goroutine; the agent core runs in a goroutine owned by main
+// and stopped on SIGINT/SIGTERM.
+//
+//	kiosk-agent --config /etc/kiosk/device.toml --provisioning-key /etc/kiosk/provisioning.pub --data /var/lib/kiosk
+//	kiosk-agent --alert-file alert.json --windowed      # no agent core: shows a local alert (demo, bring-up)
+//	kiosk-agent --windowed                              # the built-in standing warning only
+//
+// It needs an X display (DISPLAY): Ebiten's package init panics without one.
+// Under a headless machine run it as `xvfb-run -a kiosk-agent ...`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/atmguard/kiosk/agent"
+	"github.com/atmguard/kiosk/display"
+	"github.com/atmguard/kiosk/display/ebitenview"
+	"github.com/atmguard/kiosk/firmware-config/config"
+	"github.com/atmguard/kiosk/internal/clock"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+// processStart is as early as a Go program can note the time: the first
+// frame is logged relative to it.
+var processStart = time.Now()
+
+type flags struct {
+	config, provKey, data string
+	alertFile             string
+	windowed              bool
+	width, height         int
+	font                  string
+	rotation              int
+	drift                 bool
+	dwell                 time.Duration
+	exitAfterFirstFrame   bool
+	showVersion           bool
+}
+
+func parseFlags(args []string) (flags, error) {
+	var f flags
+	fl := flag.NewFlagSet("kiosk-agent", flag.ContinueOnError)
+	fl.StringVar(&f.config, "config", "", "signed device config (TOML); its signature is <config>.sig")
+	fl.StringVar(&f.provKey, "provisioning-key", "", "pinned provisioning public key file that must have signed --config")
+	fl.StringVar(&f.data, "data", "", "data directory (the cache is <data>/cache.db); default: the config's cache.path")
+	fl.StringVar(&f.alertFile, "alert-file", "", "without --config: show this alert (wire.Alert or display.Screen JSON), rotating its languages")
+	fl.BoolVar(&f.windowed, "windowed", false, "run in a window instead of full-screen")
+	fl.IntVar(&f.width, "width", 0, "window width with --windowed (default: the config's display.width, or 960)")
+	fl.IntVar(&f.height, "height", 0, "window height with --windowed (default: the config's display.height, or 540)")
+	fl.StringVar(&f.font, "font", "", "preferred font file (e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc); default: the config's display.font, then the built-in M+ 1p")
+	fl.IntVar(&f.rotation, "rotation", -1, "panel rotation 0/90/180/270 (default: the config's display.rotation)")
+	fl.BoolVar(&f.drift, "burn-in-drift", false, "move the picture a few pixels over hours (also on with the config's display.burn_in_protection)")
+	fl.DurationVar(&f.dwell, "lang-dwell", 8*time.Second, "with --alert-file: time per language")
+	fl.BoolVar(&f.exitAfterFirstFrame, "exit-after-first-frame", false, "exit once the first frame is on the screen (start-up benchmark)")
+	fl.BoolVar(&f.showVersion, "version", false, "print the version and exit")
+	if err := fl.Parse(args); err != nil {
+		return f, err
+	}
+	if fl.NArg() > 0 {
+		return f, fmt.Errorf("unexpected arguments %v", fl.Args())
+	}
+	if f.config != "" && f.provKey == "" {
+		return f, errors.New("--config needs --provisioning-key (the config must be signed)")
+	}
+	if f.config != "" && f.alertFile != "" {
+		return f, errors.New("--alert-file is for running without --config")
+	}
+	if f.dwell < time.Second {
+		return f, fmt.Errorf("--lang-dwell %s: at least 1s", f.dwell)
+	}
+	return f, nil
+}
+
+func main() {
+	f, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kiosk-agent:", err)
+		os.Exit(2)
+	}
+	if f.showVersion {
+		fmt.Println(version)
+		return
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(f, log); err != nil {
+		log.Error("kiosk-agent", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(f flags, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	// The config is read before the window opens so its display settings
+	// apply. A config that cannot be loaded does not leave the screen blank:
+	// the kiosk shows the standing warning and logs why.
+	var cfg *config.Config
+	var cfgErr error
+	if f.config != "" {
+		cfg, cfgErr = loadConfig(f)
+		if cfgErr != nil {
+			log.Error("device config refused; showing the standing warning only", "err", cfgErr)
+		}
+	}
+	po := ebitenview.Options{Windowed: f.windowed, WindowW: f.width, WindowH: f.height, Title: "ATM kiosk " + version,
+		Rotation: max(f.rotation, 0), Drift: f.drift, Logger: log,
+		OnFault: func(reason string) { log.Error("frame watchdog: showing the standing warning", "reason", reason) }}
+	fontPath := f.font
+	if cfg != nil {
+		if f.width == 0 && f.height == 0 {
+			po.WindowW, po.WindowH = cfg.Display.Width, cfg.Display.Height
+		}
+		if f.rotation < 0 {
+			po.Rotation = cfg.Display.Rotation
+		}
+		po.Drift = po.Drift || cfg.Display.BurnInProtection
+		if fontPath == "" {
+			fontPath = cfg.Display.Font
+		}
+	}
+	if fontPath != "" {
+		fs, err := display.LoadFonts(display.FontConfig{Path: fontPath})
+		if err != nil {
+			log.Error("font not usable; using the built-in M+ 1p", "font", fontPath, "err", err)
+		} else {
+			defer fs.Close()
+			po.Fonts = fs
+		}
+	}
+	p := ebitenview.New(po)
+
+	var driver func(context.Context) error
+	switch {
+	case cfg != nil:
+		a, err := newAgent(cfg, f, p, log)
+		if err != nil {
+			log.Error("agent core did not start; showing the standing warning only", "err", err)
+		} else {
+			defer a.Close()
+			driver = a.Run
+		}
+	case f.alertFile != "":
+		driver = func(ctx context.Context) error { return showFile(ctx, f.alertFile, f.dwell, p, clock.Real{}, log) }
+	}
+
+	// main owns the driver goroutine: it is stopped (cancel) and waited for
+	// before run returns.
+	var wg sync.WaitGroup
+	if driver != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := driver(ctx); err != nil && ctx.Err() == nil {
+				log.Error("driver stopped; the last screen (or the standing warning) stays", "err", err)
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		select {
+		case <-p.FirstFrame():
+			log.Info("first frame on screen", "since_process_start", time.Since(processStart).Round(time.Millisecond).String(), "size", p.Size().String())
+			if f.exitAfterFirstFrame {
+				cancel()
+			}
+		case <-ctx.Done():
+		}
+	}()
+	err := p.Run(ctx) // blocks on the main goroutine until ctx is done or the window closes
+	cancel()
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("presenter: %w", err)
+	}
+	if cfgErr != nil {
+		return cfgErr
+	}
+	return nil
+}
+
+func loadConfig(f flags) (*config.Config, error) {
+	keys, err := config.ReadPublicKeyFile(f.provKey)
+	if err != nil {
+		return nil, fmt.Errorf("provisioning key: %w", err)
+	}
+	return config.LoadSigned(f.config, config.SigPath(f.config), keys)
+}
+
+func newAgent(cfg *config.Config, f flags, p *ebitenview.Presenter, log *slog.Logger) (*agent.Agent, error) {
+	o, err := agent.OptionsFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if f.data != "" {
+		if err := os.MkdirAll(f.data, 0o750); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		o.CachePath = filepath.Join(f.data, "cache.db")
+	}
+	o.AgentVersion = version
+	o.Logger = log
+	o.Presenter = p // also an agent.Screenshotter
+	return agent.New(o)
+}
+
+// showFile is the driver without an agent core: the alert of a local file,
+// its languages in turn. A file that cannot be read or drawn leaves the
+// standing warning up (the presenter's fallback) and is logged.
+func showFile(ctx context.Context, path string, dwell time.Duration, p *ebitenview.Presenter, clk clock.Clock, log *slog.Logger) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("alert file: %w", err)
+	}
+	s, err := display.DecodeScreenJSON(data)
+	if err != nil {
+		return fmt.Errorf("alert file %s: %w", path, err)
+	}
+	langs := display.Languages(s)
+	if s.Lang != "" {
+		langs = []string{s.Lang}
+	}
+	t := clk.NewTimer(0)
+	defer t.Stop()
+	for i := 0; ; i++ {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C():
+		}
+		s.Lang = langs[i%len(langs)]
+		hash, err := p.Show(ctx, s)
+		if err != nil && ctx.Err() == nil {
+			log.Error("show", "screen", s.ID(), "lang", s.Lang, "err", err)
+		} else if err == nil {
+			log.Info("displayed", "screen", s.ID(), "lang", s.Lang, "frame_hash", hash)
+		}
+		t.Reset(dwell)
+	}
+}
