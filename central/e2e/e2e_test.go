@@ -2,13 +2,10 @@ package e2e
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,18 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/atmguard/kiosk/agent"
 	"github.com/atmguard/kiosk/agent/testbroker"
 	"github.com/atmguard/kiosk/central"
-	"github.com/atmguard/kiosk/central/alerts"
-	"github.com/atmguard/kiosk/central/auth"
-	"github.com/atmguard/kiosk/central/broker"
-	"github.com/atmguard/kiosk/central/hub"
-	"github.com/atmguard/kiosk/central/registry"
-	"github.com/atmguard/kiosk/central/store"
-	"github.com/atmguard/kiosk/central/wsapi"
+	"github.com/atmguard/kiosk/central/app"
+	"github.com/atmguard/kiosk/central/keys"
 	"github.com/atmguard/kiosk/central/wsclient"
-	"github.com/atmguard/kiosk/internal/clock"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
@@ -40,16 +33,12 @@ func logger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// system is central (store, auth, alert lifecycle, registry, admin API)
-// connected to a broker, plus a fleet of agent cores.
+// system is central (central/app: store, keys, broker, registry, alert
+// lifecycle, auth, admin API, HTTP) plus a fleet of agent cores.
 type system struct {
 	t      *testing.T
 	ctx    context.Context
-	db     *store.DB
-	users  *auth.Service
-	reg    *registry.Registry
-	alerts *alerts.Service
-	api    *wsapi.Server
+	app    *app.App
 	url    string
 	pw     map[string]string
 	agents []*agent.Agent
@@ -62,132 +51,54 @@ const (
 	mosquitto
 )
 
-func start(t *testing.T, kind brokerKind) *system {
+func start(t *testing.T, kind brokerKind, devices int) *system {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	t.Cleanup(func() { cancel(); wg.Wait() })
+	var brokerURL string
+	a := app.NewTest(t, func(c *app.Config) {
+		c.Logger = logger(t)
+		c.FlushInterval = 50 * time.Millisecond
+		if kind == mosquitto {
+			b := testbroker.Mosquitto(t)
+			c.BrokerURL, c.BrokerUser, c.BrokerPassword = b.URL, "central", "unused"
+		}
+	})
+	brokerURL = a.BrokerURL()
+	s := &system{t: t, ctx: ctx, app: a, pw: map[string]string{},
+		url: "ws" + strings.TrimPrefix(a.URL(), "http") + "/ws"}
+	s.makeUsers()
+
+	// The fleet: real agent cores (headless presenter), enrolled with
+	// per-device broker credentials (checked by the embedded broker).
 	dir := t.TempDir()
-	clk := clock.Real{}
-	log := logger(t)
-	db, err := store.Open(filepath.Join(dir, "central.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	h := &hub.Hub{}
-	al := &store.AuditLog{DB: db, Clock: clk}
-	al.OnAppend = func(e central.AuditEntry) {
-		h.Publish(central.Change{Kind: central.ChangeAudit, Time: e.Time, Audit: &e})
-	}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := wire.NewSigner(priv)
-	keys, _ := wire.NewKeyRing(signer.PublicKey())
-
-	s := &system{t: t, ctx: ctx, db: db, pw: map[string]string{}}
-	reg, err := registry.New(registry.Config{DB: db, Audit: al, Clock: clk, Hub: h, Logger: log,
-		Signer: func() *wire.Signer { return signer }, FlushInterval: 50 * time.Millisecond,
-		AlertTargets: func(id string) (central.Target, central.AlertState, bool) {
-			a, err := s.alerts.Get(context.Background(), central.System, id)
-			if err != nil {
-				return central.Target{}, "", false
-			}
-			return a.Target, a.State, true
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.reg = reg
-
-	// Enroll the fleet: per-device broker passwords (used by the embedded
-	// broker's authentication).
-	devPW := map[string]string{}
-	for i := range fleetSize {
+	for i := range devices {
 		id := fmt.Sprintf("atm-13-%04d", i)
 		branch := fmt.Sprintf("tokyo-%03d", i%5)
-		var pw string
-		if err := db.Update(func(tx *store.Tx) error {
-			var err error
-			pw, err = reg.Register(tx, id, branch, "13")
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := reg.Registered(id, db); err != nil {
-			t.Fatal(err)
-		}
-		devPW[id] = pw
-	}
-
-	var brokerURL, cUser, cPass string
-	switch kind {
-	case embedded:
-		e, err := broker.StartEmbedded(broker.Config{Addr: "127.0.0.1:0", Auth: reg, Logger: log})
+		pw, err := a.RegisterDevice(id, branch, "13")
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { e.Close() })
-		brokerURL = e.URL()
-		cUser, cPass = e.CentralCredentials()
-	case mosquitto:
-		b := testbroker.Mosquitto(t)
-		brokerURL, cUser, cPass = b.URL, "central", "unused"
-	}
-	handle := func(topic string, payload []byte) { reg.Handle(topic, payload) }
-	mc, err := broker.Dial(ctx, broker.ClientConfig{URL: brokerURL, ClientID: "central", Username: cUser, Password: cPass, Logger: log,
-		Subscriptions: map[string]broker.Handler{wire.AllStatusFilter: handle, wire.AllEventFilter: handle}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mc.Close)
-	reg.SetPublisher(mc)
-
-	s.alerts, err = alerts.New(alerts.Config{DB: db, Audit: al, Signer: func() *wire.Signer { return signer }, Publisher: mc,
-		Clock: clk, Logger: log, Notify: h.Publish, Counter: reg, OnSigned: reg.NoteSnapshot})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wg.Add(2)
-	go func() { defer wg.Done(); reg.Run(ctx) }()
-	go func() { defer wg.Done(); s.alerts.Run(ctx) }()
-
-	s.users, err = auth.New(auth.StoreUsers{DB: db}, auth.Options{Clock: clk, Hash: auth.HashParams{Time: 1, Memory: 1024, Threads: 1}, Audit: al, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.users.Close() })
-	s.api = wsapi.New(wsapi.Services{Users: s.users, Alerts: s.alerts, Campaigns: s.alerts, Guard: s.alerts,
-		Devices: reg, Delivery: reg, Audit: al, Auditor: al}, wsapi.Options{Clock: clk, Logger: log})
-	mux := http.NewServeMux()
-	mux.Handle("/ws", s.api)
-	hs := httptest.NewServer(mux)
-	t.Cleanup(func() { s.api.Close(); hs.Close() })
-	s.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
-	s.makeUsers()
-
-	// The fleet: real agent cores, headless presenter.
-	for i := range fleetSize {
-		id := fmt.Sprintf("atm-13-%04d", i)
-		a, err := agent.New(agent.Options{
-			DeviceID: id, Branch: fmt.Sprintf("tokyo-%03d", i%5), Pref: "13", AgentVersion: "e2e",
-			BrokerURL: brokerURL, Username: id, Password: devPW[id], Keys: keys,
+		ag, err := agent.New(agent.Options{
+			DeviceID: id, Branch: branch, Pref: "13", AgentVersion: "e2e",
+			BrokerURL: brokerURL, Username: id, Password: pw, Keys: a.Keys.KeyRing(keys.Signing), CentralURL: a.URL(),
 			CachePath:         filepath.Join(dir, id+".db"),
 			ReconnectJitter:   50 * time.Millisecond,
 			StatusMinInterval: 50 * time.Millisecond,
-			Logger:            log,
+			Logger:            logger(t),
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan error, 1)
-		go func() { done <- a.Run(context.Background()) }()
-		t.Cleanup(func() {
-			a.Close()
-			if err := <-done; err != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ag.Run(ctx); err != nil {
 				t.Errorf("agent %s: %v", id, err)
 			}
-		})
-		s.agents = append(s.agents, a)
+		}()
+		s.agents = append(s.agents, ag)
 	}
 	return s
 }
@@ -195,10 +106,9 @@ func start(t *testing.T, kind brokerKind) *system {
 // makeUsers bootstraps the admin and creates a publisher and an approver,
 // each through the first-run password change.
 func (s *system) makeUsers() {
-	ctx := context.Background()
-	pw, _, err := s.users.Bootstrap(ctx, "admin")
-	if err != nil {
-		s.t.Fatal(err)
+	pw := s.app.AdminPassword
+	if pw == "" {
+		s.t.Fatal("central did not create the first admin")
 	}
 	admin := s.dial()
 	if _, err := admin.Login(s.ctx, "admin", pw); err != nil {
@@ -306,7 +216,7 @@ func TestAlertReachesFleet(t *testing.T) {
 		kind brokerKind
 	}{{"embedded", embedded}, {"mosquitto", mosquitto}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := start(t, tc.kind)
+			s := start(t, tc.kind, fleetSize)
 			pub, appr := s.login("sato"), s.login("suzuki")
 
 			var cnt central.TargetCount
@@ -366,5 +276,91 @@ func TestAlertReachesFleet(t *testing.T) {
 			}
 			t.Logf("%s: final delivery %+v", tc.name, st)
 		})
+	}
+}
+
+// TestAdminAPINegative runs the refusals against the assembled central (its
+// HTTP stack in front of the admin API).
+func TestAdminAPINegative(t *testing.T) {
+	s := start(t, embedded, 0)
+	// Cross-origin: 403 before any WebSocket exists.
+	_, resp, err := wsclient.Dial(s.ctx, s.url, wsclient.Options{Origin: "https://evil.example"})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin: %v", err)
+	}
+	// Same origin is fine (the console's case).
+	c, _, err := wsclient.Dial(s.ctx, s.url, wsclient.Options{Origin: s.app.URL()})
+	if err != nil {
+		t.Fatalf("same origin: %v", err)
+	}
+	defer c.Close()
+	// Unauthenticated: bad bearer token refused at the upgrade, and no
+	// method works before login.
+	_, resp, err = wsclient.Dial(s.ctx, s.url, wsclient.Options{Token: "guess"})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("bad token: %v", err)
+	}
+	if err := c.Call(s.ctx, "alerts.list", nil, nil); wsclient.Code(err) != "unauthorized" {
+		t.Fatalf("before login: %v", err)
+	}
+	// Roles, two-person rule, content guard.
+	viewer, pub, appr := s.login("yamada"), s.login("sato"), s.login("suzuki")
+	if err := viewer.Call(s.ctx, "alerts.create", input(), nil); wsclient.Code(err) != "forbidden" {
+		t.Fatalf("viewer creates: %v", err)
+	}
+	bad := input()
+	bad.Texts[1].Body = "Call 03-5555-0110 to protect your account"
+	err = pub.Call(s.ctx, "alerts.create", bad, nil)
+	var we *wsclient.Error
+	if wsclient.Code(err) != "content_guard" || !errorsAs(err, &we) || we.Field != "texts[1].body" {
+		t.Fatalf("guard: %v", err)
+	}
+	var a central.Alert
+	if err := pub.Call(s.ctx, "alerts.create", input(), &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Call(s.ctx, "alerts.publish", map[string]any{"id": a.ID, "version": a.Version}, nil); wsclient.Code(err) != "two_person_rule" {
+		t.Fatalf("direct publish of a wide alert: %v", err)
+	}
+	if err := pub.Call(s.ctx, "alerts.submit", map[string]any{"id": a.ID, "version": a.Version}, &a); err != nil {
+		t.Fatal(err)
+	}
+	// Malformed and oversized frames: typed errors, other sessions unaffected.
+	if err := pub.WriteRaw(websocket.TextMessage, []byte("{nope")); err != nil {
+		t.Fatal(err)
+	}
+	if got := orphan(t, pub); got.Code != "bad_request" {
+		t.Fatalf("malformed: %+v", got)
+	}
+	if err := pub.WriteRaw(websocket.TextMessage, []byte(`{"id":"x","method":"auth.whoami","params":{"pad":"`+strings.Repeat("a", 7<<20)+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := orphan(t, pub); got.Code != "too_large" {
+		t.Fatalf("oversized: %+v", got)
+	}
+	if err := pub.Call(s.ctx, "auth.whoami", nil, nil); err != nil {
+		t.Fatalf("sender after bad frames: %v", err)
+	}
+	if err := appr.Call(s.ctx, "alerts.approve", map[string]any{"id": a.ID, "version": a.Version}, &a); err != nil || a.State != central.StatePublished {
+		t.Fatalf("other session approves: %v (%s)", err, a.State)
+	}
+}
+
+func errorsAs(err error, e **wsclient.Error) bool {
+	x, ok := err.(*wsclient.Error)
+	if ok {
+		*e = x
+	}
+	return ok
+}
+
+func orphan(t *testing.T, c *wsclient.Client) wsclient.Error {
+	t.Helper()
+	select {
+	case e := <-c.Orphans():
+		return e
+	case <-time.After(30 * time.Second):
+		t.Fatal("no error frame for a bad frame")
+		return wsclient.Error{}
 	}
 }
