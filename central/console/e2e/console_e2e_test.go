@@ -1,8 +1,13 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +20,7 @@ import (
 	"github.com/atmguard/kiosk/central/app"
 	"github.com/atmguard/kiosk/central/keys"
 	"github.com/atmguard/kiosk/central/store"
+	"github.com/atmguard/kiosk/display"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
@@ -60,6 +66,7 @@ func startAgents(t *testing.T, a *app.App) map[string]*agent.Agent {
 			BrokerURL: a.BrokerURL(), Username: d.id, Password: pw, Keys: ring,
 			CentralURL: a.URL(), CachePath: filepath.Join(t.TempDir(), d.id+".db"),
 			Logger: app.QuietLogger(), ReconnectJitter: 50 * time.Millisecond, StatusMinInterval: 50 * time.Millisecond,
+			Presenter: renderPresenter{agent.NewHeadlessPresenter()},
 		})
 		if err != nil {
 			t.Fatalf("agent %s: %v", d.id, err)
@@ -238,10 +245,91 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	waitAgents(t, ags, all, "alert gone", func(ag *agent.Agent) bool { sc, _ := ag.Current(); return sc.ID() != "alert:"+alertID })
 	sato.shot("cancelled")
 
-	// ---- the audit log shows who did what (approver's view)
+	// ---- the audit log shows who did what (approver's view), filtered
 	tanaka.do("audit log", cdp.Navigate(a.URL()+"/#/audit"), cdp.WaitVisible(css("#audit-title")),
-		waitText("main table", "alert.approve"))
+		waitText("main table", "alert.approve"), waitText("main table", "alert.cancel"))
 	tanaka.shot("audit")
+	tanaka.do("audit filter", cdp.SendKeys(css("#audit-action"), "alert.approve"), cdp.Click(css("#audit-filter")),
+		waitJS(`(() => { const rows = [...document.querySelectorAll('main tbody tr')]; return rows.length === 1 && rows[0].textContent.includes('alert.approve'); })()`))
+
+	// ---- device detail: screenshot and identify commands reach the agent
+	dev := "atm-13-0001"
+	admin.do("device detail", cdp.Navigate(a.URL()+"/#/device/"+dev), cdp.WaitVisible(css("#device-commands")),
+		waitText("main", "e2e"))
+	admin.do("request screenshot", cdp.Click(css("#cmd-screenshot")), cdp.WaitVisible(css("#device-commands ~ .msg-ok")),
+		waitJS(`(() => { const i = document.querySelector('#device-screenshot'); return !!i && i.complete && i.naturalWidth > 0; })()`))
+	admin.do("identify", cdp.Click(css("#cmd-identify")), waitText(".msg-ok", "identify"))
+	waitAgents(t, ags, []string{dev}, "identify screen", func(ag *agent.Agent) bool { sc, _ := ag.Current(); return strings.Contains(sc.ID(), "identify") })
+	admin.shot("device")
+
+	// ---- campaign slide: the image type is checked before upload; a PNG
+	// is uploaded and the slide created
+	sato.do("campaigns page", cdp.Navigate(a.URL()+"/#/campaigns"), cdp.WaitVisible(css("#camp-new")))
+	dir := t.TempDir()
+	notImage := filepath.Join(dir, "notes.txt")
+	writeFile(t, notImage, []byte("this is not an image"))
+	slide := filepath.Join(dir, "slide.png")
+	writeFile(t, slide, testPNG(t))
+	sato.do("upload a text file", cdp.SetUploadFiles(css("#camp-image"), []string{notImage}),
+		waitText(`[data-error-for="data"]`, "PNG"))
+	sato.do("upload a PNG", cdp.SetUploadFiles(css("#camp-image"), []string{slide}),
+		cdp.WaitVisible(css("#camp-images li")))
+	sato.do("create slide",
+		cdp.SendKeys(css("#camp-form input[lang=ja]"), "ATMで携帯電話はやめて！"),
+		cdp.Click(css("#camp-create")),
+		cdp.WaitVisible(css("tr[data-campaign]")), waitText("tr[data-campaign]", "ATMで携帯電話はやめて"))
+	sato.shot("campaign")
+
+	// ---- disabling a user ends their session: the page returns to login
+	admin.do("disable sato", cdp.Navigate(a.URL()+"/#/users"), cdp.WaitVisible(css(`tr[data-user="sato"]`)),
+		cdp.Click(css(`tr[data-user="sato"] button.danger`)))
+	sato.do("session ended", cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "セッションが終了"))
+	sato.shot("session-revoked")
+	tanaka.do("logout", cdp.Click(css("#logout")), cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "logged out"))
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testPNG is a small real PNG (a campaign slide placeholder).
+func testPNG(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 320, 180))
+	for y := 0; y < 180; y++ {
+		for x := 0; x < 320; x++ {
+			img.Set(x, y, color.RGBA{uint8(200 - y/2), 30, uint8(x / 2), 255})
+		}
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// renderPresenter is the headless presenter plus screenshots rendered by
+// the display package's pure-Go renderer (the same pixels a kiosk shows),
+// so the "screenshot" command has something real to upload.
+type renderPresenter struct{ *agent.HeadlessPresenter }
+
+func (p renderPresenter) Screenshot() ([]byte, error) {
+	sc, _, n := p.Last()
+	if n == 0 {
+		sc = display.StandingScreen()
+	}
+	img, err := display.Render(sc, 480, 270)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 // clearField empties an input or textarea as a user would (select all,

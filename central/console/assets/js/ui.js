@@ -100,6 +100,9 @@ export class Message {
     this.el = h('div', { class: 'msg', 'aria-live': 'polite' });
   }
   clear() { clear(this.el); this.el.className = 'msg'; this.el.removeAttribute('role'); }
+  // clearError drops an error that a later change made stale, keeping
+  // success and info lines.
+  clearError() { if (this.el.classList.contains('msg-error')) this.clear(); }
   error(text) { this.set('msg msg-error', text); this.el.setAttribute('role', 'alert'); }
   ok(text) { this.set('msg msg-ok', text); this.el.removeAttribute('role'); }
   info(text) { this.set('msg msg-info', text); this.el.removeAttribute('role'); }
@@ -136,11 +139,13 @@ export function headlineOf(a) {
 }
 
 // table builds a table with a caption, header cells and rows of cells.
+// A header given as {num: label} is right-aligned like its numbers.
 export function table(caption, headers, rows) {
   return h('div', { class: 'table-wrap' },
     h('table', null,
       caption ? h('caption', null, caption) : null,
-      h('thead', null, h('tr', null, headers.map((x) => h('th', { scope: 'col' }, x)))),
+      h('thead', null, h('tr', null, headers.map((x) => (x && x.num !== undefined
+        ? h('th', { scope: 'col', class: 'num' }, x.num) : h('th', { scope: 'col' }, x))))),
       h('tbody', null, rows)));
 }
 

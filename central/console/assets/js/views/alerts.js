@@ -180,7 +180,7 @@ export function alertView(ctx, params) {
     if (lastDelivery && d.updated_at && lastDelivery.updated_at && Date.parse(d.updated_at) < Date.parse(lastDelivery.updated_at)) return;
     lastDelivery = d;
     clear(deliv, deliveryPanel(d));
-    if (alert && d.state && d.state !== alert.state) load();
+    if (alert && d.state && d.state !== alert.state) { msg.clearError(); load(); }
   }
   async function loadPreview() {
     try {
@@ -198,7 +198,10 @@ export function alertView(ctx, params) {
     if (!event) return;
     if (event.kind === 'resync') { load(); return; }
     if (stream === 'delivery' && event.delivery && event.delivery.alert_id === id) showDelivery(event.delivery);
-    if (stream === 'alerts' && event.alert && event.alert.id === id && alert && event.alert.version !== alert.version) load();
+    if (stream === 'alerts' && event.alert && event.alert.id === id && alert && (event.alert.version !== alert.version || event.alert.state !== alert.state)) {
+      msg.clearError(); // e.g. a refused approval, now approved by someone else
+      load();
+    }
   };
   ctx.api.addEventListener('push', onPush);
   ctx.api.subscribe('delivery', id).catch((e) => msg.apiError(e));

@@ -8,7 +8,7 @@ export function auditView(ctx) {
   const msg = new Message();
   const box = h('div', null, t('common.loading'));
   const user = h('input', { id: uid('au'), spellcheck: 'false' });
-  const action = h('input', { id: uid('aa'), spellcheck: 'false', placeholder: 'alerts.approve' });
+  const action = h('input', { id: 'audit-action', spellcheck: 'false', placeholder: 'alert.approve, alert.' });
   const target = h('input', { id: uid('at'), spellcheck: 'false', placeholder: 'alert/…' });
   const since = h('input', { id: uid('as'), type: 'datetime-local' });
   const until = h('input', { id: uid('ad'), type: 'datetime-local' });
@@ -46,7 +46,7 @@ export function auditView(ctx) {
   const form = h('form', { class: 'filters', novalidate: true, role: 'search' },
     lbl(user, t('audit.userId')), lbl(action, t('audit.action')), lbl(target, t('audit.target')),
     lbl(since, t('audit.since')), lbl(until, t('audit.until')),
-    h('button', { type: 'submit' }, t('audit.filter')));
+    h('button', { type: 'submit', id: 'audit-filter' }, t('audit.filter')));
   form.addEventListener('submit', (ev) => { ev.preventDefault(); before = 0; stack.length = 0; msg.clear(); load(); });
   const verify = h('button', {
     type: 'button', onclick: async () => {

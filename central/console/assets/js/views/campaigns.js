@@ -70,9 +70,9 @@ function createForm(ctx, reload) {
   const ids = h('input', { spellcheck: 'false' });
   const effective = h('input', { type: 'datetime-local' });
   const expires = h('input', { type: 'datetime-local', value: toLocalInput(new Date(Date.now() + 30 * 24 * 3600e3)) });
-  const file = h('input', { type: 'file', accept: TYPES.join(',') });
+  const file = h('input', { type: 'file', accept: TYPES.join(','), id: 'camp-image' });
   const images = [];
-  const imgList = h('ul', { class: 'images', 'aria-live': 'polite' });
+  const imgList = h('ul', { class: 'images', 'aria-live': 'polite', id: 'camp-images' });
 
   function renderImages() {
     clear(imgList, images.map((im, i) => h('li', null,
@@ -96,7 +96,7 @@ function createForm(ctx, reload) {
     } finally { file.value = ''; }
   });
 
-  const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'camp-new' },
+  const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'camp-new', id: 'camp-form' },
     h('h2', { id: 'camp-new' }, t('camp.new')), msg.el,
     fields.field('duration_sec', t('camp.duration'), duration),
     h('fieldset', null, h('legend', null, t('compose.lang.ja')),
@@ -106,7 +106,7 @@ function createForm(ctx, reload) {
     fields.field('data', t('camp.images'), file), imgList,
     h('div', { class: 'row' }, fields.field('target.kind', t('compose.target'), kind), fields.field('target', t('compose.idsHelp'), ids)),
     h('div', { class: 'row' }, fields.field('effective', t('compose.effective'), effective), fields.field('expires', t('compose.expires'), expires)),
-    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, t('camp.create'))));
+    h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary', id: 'camp-create' }, t('camp.create'))));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     fields.clear();

@@ -35,7 +35,7 @@ export function fleetView(ctx) {
       clear(groupsBox,
         h('h2', { id: 'groups-title' }, title),
         st.pref ? h('button', { type: 'button', class: 'link', onclick: () => { st.pref = ''; st.branch = ''; prefSel.value = ''; reload(); } }, t('fleet.clearPref')) : null,
-        table(null, [st.pref ? t('fleet.branch') : t('fleet.pref'), t('fleet.total'), t('fleet.online'), t('fleet.offline')],
+        table(null, [st.pref ? t('fleet.branch') : t('fleet.pref'), { num: t('fleet.total') }, { num: t('fleet.online') }, { num: t('fleet.offline') }],
           groups.map((g) => h('tr', null,
             h('th', { scope: 'row' }, h('button', {
               type: 'button', class: 'link',
@@ -183,10 +183,10 @@ export function deviceView(ctx, params) {
   load();
   loadShot();
 
-  const cmds = can.command(ctx.user.role) ? h('div', { class: 'actions', role: 'group', 'aria-label': 'commands' },
-    h('button', { type: 'button', onclick: () => command('identify') }, t('dev.identify')),
-    h('button', { type: 'button', onclick: () => command('screenshot') }, t('dev.reqShot')),
-    h('button', { type: 'button', onclick: () => command('reload') }, t('dev.reload'))) : null;
+  const cmds = can.command(ctx.user.role) ? h('div', { class: 'actions', role: 'group', 'aria-label': 'commands', id: 'device-commands' },
+    h('button', { type: 'button', id: 'cmd-identify', onclick: () => command('identify') }, t('dev.identify')),
+    h('button', { type: 'button', id: 'cmd-screenshot', onclick: () => command('screenshot') }, t('dev.reqShot')),
+    h('button', { type: 'button', id: 'cmd-reload', onclick: () => command('reload') }, t('dev.reload'))) : null;
 
   return {
     el: h('section', { class: 'view' },
