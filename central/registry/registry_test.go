@@ -117,7 +117,9 @@ func TestFleetAndDelivery(t *testing.T) {
 	// Everything was persisted in batches: a new registry on the same file
 	// has the same fleet and delivery.
 	r2, err := registry.New(registry.Config{DB: db, Audit: &store.AuditLog{DB: db, Clock: clock.Real{}}, Clock: clock.Real{}, Hub: &hub.Hub{},
-		AlertTargets: func(string) (central.Target, central.AlertState, bool) { return central.Target{All: true}, central.StatePublished, true }})
+		AlertTargets: func(string) (central.Target, central.AlertState, bool) {
+			return central.Target{All: true}, central.StatePublished, true
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
