@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ func (c *conn) handle(req request) {
 		return
 	}
 	start := c.s.clk.Mono()
-	res, err := m.fn(cl)
+	res, err := c.call(m, cl, req.Method)
 	e := c.s.toError(req.Method, err)
 	if m.mutates || e != nil {
 		level := slogInfo
@@ -191,7 +192,7 @@ func (c *conn) handle(req request) {
 			who = loginName(req)
 		}
 		c.s.log.Log(ctx, level, "admin action", "user", who, "role", cl.actor.Role, "method", req.Method,
-			"object", objectOf(req.Params), "remote", c.remote, "result", code, "err", errString(err),
+			"object", objectOf(req.Params, res), "remote", c.remote, "result", code, "err", errString(err),
 			"ms", (c.s.clk.Mono() - start).Milliseconds())
 	}
 	c.send(&id, res, e)
@@ -213,7 +214,23 @@ func loginName(req request) string {
 	return truncate(p.Name, 64)
 }
 
-func objectOf(params json.RawMessage) string {
+// objectOf names what a call acted on: the id in its params, or the id of
+// what it created.
+func objectOf(params json.RawMessage, res any) string {
+	switch r := res.(type) {
+	case *central.Alert:
+		if r != nil {
+			return r.ID
+		}
+	case *central.CampaignItem:
+		if r != nil {
+			return r.ID
+		}
+	case *central.User:
+		if r != nil {
+			return r.ID
+		}
+	}
 	var p struct {
 		ID      string `json:"id"`
 		AlertID string `json:"alert_id"`
@@ -307,3 +324,15 @@ func (s *Server) toError(method string, err error) *Error {
 }
 
 func generatePassword() (string, error) { return auth.GeneratePassword(20) }
+
+// call runs a handler; a panic in it (or in a service) becomes an internal
+// error for this request instead of taking central down.
+func (c *conn) call(m method, cl *call, name string) (res any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.s.log.Error("admin api: panic in handler", "method", name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			res, err = nil, fmt.Errorf("panic in %s", name)
+		}
+	}()
+	return m.fn(cl)
+}

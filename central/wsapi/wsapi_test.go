@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -587,8 +589,6 @@ func readFile(t *testing.T, p string) string {
 	return string(b)
 }
 
-var _ = json.Marshal
-
 // TestPingTimeout: a logged-in client that answers nothing for two ping
 // intervals is disconnected.
 func TestPingTimeout(t *testing.T) {
@@ -630,5 +630,61 @@ func TestPingTimeout(t *testing.T) {
 		}
 	case <-ctx(t).Done():
 		t.Fatal("silent connection not closed after two intervals")
+	}
+}
+
+// syncBuf is a goroutine-safe log sink.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestActionLog: who did what is logged (slog), refusals included.
+func TestActionLog(t *testing.T) {
+	var buf syncBuf
+	e := newEnv(t, wsapi.Options{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
+	pub, view := e.login("pub1"), e.login("view1")
+	var a central.Alert
+	if err := pub.Call(ctx(t), "alerts.create", e.wideInput(), &a); err != nil {
+		t.Fatal(err)
+	}
+	view.Call(ctx(t), "alerts.cancel", map[string]string{"id": a.ID}, nil)
+	type line struct {
+		Msg, User, Method, Object, Result, Remote string
+		Role                                      central.Role
+	}
+	var lines []line
+	for _, l := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var x line
+		if err := json.Unmarshal([]byte(l), &x); err == nil {
+			lines = append(lines, x)
+		}
+	}
+	want := []line{
+		{Msg: "admin action", User: "pub1", Role: "publisher", Method: "alerts.create", Object: a.ID, Result: "ok"},
+		{Msg: "admin action refused", User: "view1", Role: "viewer", Method: "alerts.cancel"},
+	}
+	for _, w := range want {
+		found := false
+		for _, l := range lines {
+			if l.Msg == w.Msg && l.User == w.User && l.Role == w.Role && l.Method == w.Method && (w.Result == "" || l.Result == w.Result) && (w.Object == "" || l.Object == w.Object) && l.Remote != "" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no log line like %+v in:\n%s", w, buf.String())
+		}
 	}
 }
