@@ -40,6 +40,27 @@ var fleet = []device{
 
 const tokyoDisplays = 5
 
+// offlineDisplays are enrolled in Kanagawa but never connect: they make the
+// device list span two pages and the offline count non-zero.
+const offlineDisplays = 60
+
+// registerOffline enrolls devices that never come online.
+func registerOffline(t *testing.T, a *app.App) {
+	t.Helper()
+	for i := 1; i <= offlineDisplays; i++ {
+		id := fmt.Sprintf("atm-14-%04d", i)
+		if err := a.DB.Update(func(tx *store.Tx) error {
+			_, err := a.Registry.Register(tx, id, fmt.Sprintf("yokohama-%03d", (i-1)/10+1), "14")
+			return err
+		}); err != nil {
+			t.Fatalf("register %s: %v", id, err)
+		}
+		if err := a.Registry.Registered(id, a.DB); err != nil {
+			t.Fatalf("registered %s: %v", id, err)
+		}
+	}
+}
+
 // startAgents registers each device with central (as enrollment would) and
 // runs a real headless agent core for it against central's embedded broker.
 func startAgents(t *testing.T, a *app.App) map[string]*agent.Agent {
@@ -121,6 +142,7 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	if a.AdminPassword == "" {
 		t.Fatal("central did not generate an admin password")
 	}
+	registerOffline(t, a)
 	ags := startAgents(t, a)
 	var tokyo, all []string
 	for _, d := range fleet {
@@ -149,12 +171,19 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	adminPW := "admin-new-password-0110"
 	changePassword(admin, a.AdminPassword, adminPW)
 
+	total := len(fleet) + offlineDisplays
 	admin.do("fleet counts", cdp.WaitVisible(css("[data-stat=total]")),
-		waitText("[data-stat=total] .stat-num", fmt.Sprint(len(fleet))),
-		waitText("[data-stat=online] .stat-num", fmt.Sprint(len(fleet))),
-		cdp.WaitVisible(css(`tr[data-device="atm-13-0001"]`)))
+		waitJS(statIs("total", total)), waitJS(statIs("online", len(fleet))), waitJS(statIs("offline", offlineDisplays)),
+		cdp.WaitVisible(css(`tr[data-device="atm-13-0001"]`)),
+		waitJS(`document.querySelectorAll('tr[data-device]').length === 50`),
+		waitText(".pager-info", fmt.Sprintf("1–50 / %d", total)))
 	admin.shot("fleet")
-	admin.do("fleet search", cdp.SendKeys(css("#device-search"), "osaka"),
+	admin.do("next page", cdp.Click(css(".pager button:last-child")),
+		waitJS(fmt.Sprintf(`document.querySelectorAll('tr[data-device]').length === %d`, total-50)),
+		waitText(".pager-info", fmt.Sprintf("51–%d / %d", total, total)))
+	admin.do("branches of a prefecture", cdp.Click(css(`[data-group="13"]`)),
+		waitText("#groups-title", "東京都"), cdp.WaitVisible(css(`[data-group="tokyo-002"]`)))
+	admin.do("fleet search", cdp.Navigate(a.URL()+"/#/fleet"), cdp.WaitVisible(css("#device-search")), cdp.SendKeys(css("#device-search"), "osaka"),
 		waitJS(`document.querySelectorAll('tr[data-device]').length === 1 && !!document.querySelector('tr[data-device="atm-27-0001"]')`))
 
 	// ---- admin creates the publisher and the approver
@@ -237,6 +266,10 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 		t.Errorf("the Osaka display shows the Tokyo alert")
 	}
 	sato.shot("delivered")
+	tanaka.do("tablet view of the delivery", cdp.EmulateViewport(820, 1180),
+		cdp.Navigate(a.URL()+"/#/alert/"+alertID), waitJS(bar("displayed", tokyoDisplays, tokyoDisplays)))
+	tanaka.shot("tablet-delivered")
+	tanaka.do("back to laptop size", cdp.EmulateViewport(1280, 900))
 
 	// ---- cancel; "still displayed" counts down to 0
 	sato.do("cancel", cdp.SendKeys(css(`input[aria-label="取り消しの理由"]`), "訓練終了"), cdp.Click(css("#act-cancel")),
@@ -273,7 +306,8 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	sato.do("upload a text file", cdp.SetUploadFiles(css("#camp-image"), []string{notImage}),
 		waitText(`[data-error-for="data"]`, "PNG"))
 	sato.do("upload a PNG", cdp.SetUploadFiles(css("#camp-image"), []string{slide}),
-		cdp.WaitVisible(css("#camp-images li")))
+		cdp.WaitVisible(css("#camp-images li")),
+		waitJS(`(() => { const i = document.querySelector('#camp-images img.thumb'); return !!i && i.complete && i.naturalWidth === 320; })()`))
 	sato.do("create slide",
 		cdp.SendKeys(css("#camp-form input[lang=ja]"), "ATMで携帯電話はやめて！"),
 		cdp.Click(css("#camp-create")),
@@ -336,6 +370,11 @@ func (p renderPresenter) Screenshot() ([]byte, error) {
 // delete), which fires the input event the console listens to.
 func clearField(sel string) cdp.Action[cdp.Void] {
 	return cdp.Evaluate[cdp.Void](fmt.Sprintf(`(() => { const e = document.querySelector(%q); e.focus(); e.value = ''; e.dispatchEvent(new Event('input', {bubbles: true})); })()`, sel))
+}
+
+// statIs: the fleet summary card shows n.
+func statIs(kind string, n int) string {
+	return fmt.Sprintf(`(() => { const e = document.querySelector('[data-stat=%s] .stat-num'); return !!e && e.textContent === '%d'; })()`, kind, n)
 }
 
 // setSelect sets a <select> the way a user does (value + change event).

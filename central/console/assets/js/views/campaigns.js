@@ -36,10 +36,10 @@ export function campaignsView(ctx) {
         h('th', { scope: 'row' }, headlineOf(c)),
         h('td', null, stateBadge(c.state)),
         h('td', { class: 'num' }, String(c.duration_sec)),
-        h('td', null, (c.images || []).map((im) => h('div', { class: 'mono' }, `${String(im.sha256 || '').slice(0, 12)}… ${fmtBytes(im.size)}`))),
+        h('td', null, (c.images || []).map((im) => h('div', { class: 'thumb-row' }, thumb(im), h('span', { class: 'mono' }, `${String(im.sha256 || '').slice(0, 12)}… ${fmtBytes(im.size)}`)))),
         h('td', null, targetText(c.target)),
         h('td', null, fmtTime(c.expires, getLang())),
-        h('td', { class: 'actions' },
+        h('td', null, h('div', { class: 'actions' },
           canEdit ? [
             h('button', { type: 'button', disabled: i === 0, 'aria-label': `${t('camp.up')} ${c.id}`, onclick: () => move(i, -1) }, '↑'),
             h('button', { type: 'button', disabled: i === items.length - 1, 'aria-label': `${t('camp.down')} ${c.id}`, onclick: () => move(i, 1) }, '↓'),
@@ -48,7 +48,7 @@ export function campaignsView(ctx) {
               : h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.publish', { id: c.id, version: c.version }), t('alert.published')) }, t('camp.publish'))) : null,
           ] : null,
           c.state === 'pending_approval' && can.approve(ctx.user.role) ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('campaigns.approve', { id: c.id, version: c.version }), t('alert.approved')) }, t('camp.approve')) : null,
-          (c.state === 'published' || c.state === 'pending_approval') && can.cancel(ctx.user.role) ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('campaigns.cancel', { id: c.id, reason: 'withdrawn in console' }), t('alert.cancelled')) }, t('camp.retire')) : null)))) : h('p', null, t('common.none')));
+          (c.state === 'published' || c.state === 'pending_approval') && can.cancel(ctx.user.role) ? h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('campaigns.cancel', { id: c.id, reason: 'withdrawn in console' }), t('alert.cancelled')) }, t('camp.retire')) : null))))) : h('p', null, t('common.none')));
   }
   load();
   return {
@@ -67,7 +67,8 @@ function createForm(ctx, reload) {
   const enHead = h('input', { lang: 'en', maxlength: '80' });
   const enBody = h('textarea', { lang: 'en', rows: '3', maxlength: '400' });
   const kind = h('select', null, ['all', 'prefs', 'branches', 'devices'].map((k) => h('option', { value: k }, t('compose.t.' + k))));
-  const ids = h('input', { spellcheck: 'false' });
+  const ids = h('input', { spellcheck: 'false', disabled: true });
+  kind.addEventListener('change', () => { ids.disabled = kind.value === 'all'; });
   const effective = h('input', { type: 'datetime-local' });
   const expires = h('input', { type: 'datetime-local', value: toLocalInput(new Date(Date.now() + 30 * 24 * 3600e3)) });
   const file = h('input', { type: 'file', accept: TYPES.join(','), id: 'camp-image' });
@@ -75,7 +76,7 @@ function createForm(ctx, reload) {
   const imgList = h('ul', { class: 'images', 'aria-live': 'polite', id: 'camp-images' });
 
   function renderImages() {
-    clear(imgList, images.map((im, i) => h('li', null,
+    clear(imgList, images.map((im, i) => h('li', null, thumb(im),
       h('span', { class: 'mono' }, `${String(im.sha256).slice(0, 16)}… ${im.type} ${fmtBytes(im.size)}`), ' ',
       h('button', { type: 'button', class: 'link', onclick: () => { images.splice(i, 1); renderImages(); } }, t('camp.removeImage')))));
   }
@@ -122,10 +123,19 @@ function createForm(ctx, reload) {
       await ctx.api.call('campaigns.create', p);
       msg.ok(t('camp.created'));
       images.length = 0; renderImages();
+      for (const f of [jaHead, jaBody, enHead, enBody]) f.value = '';
       await reload();
     } catch (e) { fields.showError(e); }
   });
   return form;
+}
+
+// thumb shows an uploaded image from central's content store; the hash is
+// checked to be a hash before it becomes part of a URL.
+function thumb(im) {
+  const sha = String((im && im.sha256) || '');
+  if (!/^[0-9a-f]{64}$/.test(sha)) return null;
+  return h('img', { class: 'thumb', src: '/content/' + sha, alt: '', loading: 'lazy' });
 }
 
 function wideTarget(tg) {

@@ -38,7 +38,7 @@ export function fleetView(ctx) {
         table(null, [st.pref ? t('fleet.branch') : t('fleet.pref'), { num: t('fleet.total') }, { num: t('fleet.online') }, { num: t('fleet.offline') }],
           groups.map((g) => h('tr', null,
             h('th', { scope: 'row' }, h('button', {
-              type: 'button', class: 'link',
+              type: 'button', class: 'link', dataset: { group: g.key },
               onclick: () => {
                 if (st.pref) { st.branch = g.key; } else { st.pref = g.key; prefSel.value = g.key; }
                 st.offset = 0; reload();

@@ -29,7 +29,7 @@ export function usersView(ctx) {
             h('td', null, u.disabled ? t('users.yes') : t('users.no')),
             h('td', null, u.must_change_password ? t('users.yes') : t('users.no')),
             h('td', null, fmtTime(u.last_login, getLang())),
-            h('td', { class: 'actions' },
+            h('td', null, h('div', { class: 'actions' },
               h('button', {
                 type: 'button', onclick: () => act(async () => {
                   const x = await ctx.api.call('users.reset_password', { id: u.id });
@@ -38,7 +38,7 @@ export function usersView(ctx) {
               }, t('users.reset')),
               self ? null : u.disabled
                 ? h('button', { type: 'button', onclick: () => act(() => ctx.api.call('users.update', { id: u.id, disabled: false })) }, t('users.enable'))
-                : h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('users.update', { id: u.id, disabled: true })) }, t('users.disable'))));
+                : h('button', { type: 'button', class: 'danger', onclick: () => act(() => ctx.api.call('users.update', { id: u.id, disabled: true })) }, t('users.disable')))));
         })));
     } catch (e) { clear(box); msg.apiError(e); }
   }
