@@ -49,7 +49,7 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 // env is central's services wired for real (bbolt store, auth, alert
 // lifecycle, registry, hub) behind a wsapi server on an httptest server.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clk   *clock.Fake
 	db    *store.DB
 	users *auth.Service
@@ -61,7 +61,7 @@ type env struct {
 	pw    map[string]string // user name -> password (after first-run change)
 }
 
-func newEnv(t *testing.T, opt wsapi.Options) *env {
+func newEnv(t testing.TB, opt wsapi.Options) *env {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC))
 	db, err := store.Open(filepath.Join(t.TempDir(), "central.db"))
@@ -177,7 +177,7 @@ func (e *env) login(name string) *wsclient.Client {
 	return c
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
