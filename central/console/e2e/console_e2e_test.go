@@ -317,7 +317,8 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	// ---- disabling a user ends their session: the page returns to login
 	admin.do("disable sato", cdp.Navigate(a.URL()+"/#/users"), cdp.WaitVisible(css(`tr[data-user="sato"]`)),
 		cdp.Click(css(`tr[data-user="sato"] button.danger`)))
-	sato.do("session ended", cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "セッションが終了"))
+	sato.do("session ended", cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "セッションが終了"),
+		cdp.WaitNotVisible(css("#logout")), cdp.WaitNotVisible(css("#nav")))
 	sato.shot("session-revoked")
 	tanaka.do("logout", cdp.Click(css("#logout")), cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "logged out"))
 }
