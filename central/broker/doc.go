@@ -10,10 +10,11 @@
 //     messages after a day, and displays that reconnect later would find no
 //     snapshot.
 //   - MaximumClientWritesPending 256 instead of 8192 (~64 KiB per client).
-//   - Retained messages, sessions, subscriptions and in-flight messages are
-//     persisted with mochi's bolt storage hook in broker.db; mochi writes a
-//     retained message to the hook before it acknowledges the publish, so a
-//     snapshot central saw acknowledged survives a kill -9.
+//   - Retained messages, sessions and subscriptions are persisted with
+//     mochi's bolt storage hook in broker.db; mochi writes a retained message
+//     to the hook before it acknowledges the publish, so a snapshot central
+//     saw acknowledged survives a kill -9. In-flight QoS 1 messages are not
+//     persisted (an fsync per message per subscriber; see persistHook).
 //
 // # Access control
 //
