@@ -27,12 +27,12 @@ const NATSBinary = "/usr/sbin/nats-server"
 
 // NATSNode are the values of nats/node.conf.tmpl for one node.
 type NATSNode struct {
-	Name, ClusterName, Host                    string
+	Name, ClusterName, Host                     string
 	ClientPort, ClusterPort, MQTTPort, HTTPPort int
-	Routes                                     []string // host:port of every node's cluster listener (itself included is fine)
-	StoreDir                                   string
-	MaxFileStore                               string // e.g. "10GB"
-	TLSCert, TLSKey                            string // empty: MQTT without TLS (loopback tests only)
+	Routes                                      []string // host:port of every node's cluster listener (itself included is fine)
+	StoreDir                                    string
+	MaxFileStore                                string // e.g. "10GB"
+	TLSCert, TLSKey                             string // empty: MQTT without TLS (loopback tests only)
 }
 
 // RenderNATSNode renders the node template.
