@@ -465,8 +465,8 @@ func (a *Agent) presentLoop(ctx context.Context) {
 			a.stats.Shown++
 			a.notifyLocked()
 			a.mu.Unlock()
-			signal(a.shownSig)
-			if key != prevKey {
+			if key != prevKey { // a language step is not worth a status publish
+				signal(a.shownSig)
 				a.log.Info("screen", "screen", sc.ID(), "lang", sc.Lang, "frame", shortHash(hash))
 				a.displayed(sc, key, hash)
 			}

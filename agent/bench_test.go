@@ -122,10 +122,9 @@ func BenchmarkAgentRSS(b *testing.B) {
 	if err := br.Server.Publish(stateAll, env, true, 1); err != nil {
 		b.Fatal(err)
 	}
-	var rss, heap float64
-	for i := 0; i < b.N; i++ {
+	child := func(mode string) (rss, heap float64) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestRSSChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "AGENT_RSS_CHILD=1", "AGENT_BROKER="+br.URL,
+		cmd.Env = append(os.Environ(), "AGENT_RSS_CHILD="+mode, "AGENT_BROKER="+br.URL,
 			"AGENT_CACHE="+b.TempDir()+"/cache.db", "AGENT_SEED=1")
 		out, err := cmd.Output()
 		if err != nil {
@@ -140,15 +139,30 @@ func BenchmarkAgentRSS(b *testing.B) {
 		if rss == 0 {
 			b.Fatalf("child reported nothing:\n%s", out)
 		}
+		return rss, heap
+	}
+	var rss, heap, base float64
+	for i := 0; i < b.N; i++ {
+		rss, heap = child("1")
+		base, _ = child("baseline") // the same test binary without an agent
 	}
 	b.ReportMetric(rss, "rss-KiB")
+	b.ReportMetric(base, "baseline-rss-KiB")
 	b.ReportMetric(heap, "heap-KiB")
 }
 
 // TestRSSChild is the child role of BenchmarkAgentRSS; without
 // AGENT_RSS_CHILD it checks that the measurement itself works in-process.
 func TestRSSChild(t *testing.T) {
-	if os.Getenv("AGENT_RSS_CHILD") != "1" {
+	switch os.Getenv("AGENT_RSS_CHILD") {
+	case "1":
+	case "baseline":
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		fmt.Printf("RSS %d %d\n", vmRSS(t), ms.HeapAlloc/1024)
+		return
+	default:
 		if kib := vmRSS(t); kib <= 0 {
 			t.Fatalf("VmRSS not readable: %d", kib)
 		}
