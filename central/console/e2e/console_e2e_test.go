@@ -227,6 +227,13 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 		t.Errorf("preview sizes: landscape %dx%d, portrait %dx%d", lw, lh, pw, ph)
 	}
 	sato.shot("compose-preview")
+	// Save a draft, reopen it for editing (alerts.update), then submit.
+	sato.do("save draft", cdp.Click(css("#save-draft")),
+		waitJS(`location.hash.startsWith('#/alert/')`), cdp.WaitVisible(css(`[data-state="draft"]`)))
+	sato.do("edit draft", cdp.Click(css("#act-edit")), cdp.WaitVisible(css("#compose-form")),
+		waitJS(`document.querySelector('input[name=headline-en]').value === 'Beware of calls claiming to be the police'`),
+		waitJS(fmt.Sprintf(`document.querySelector('#target-count').dataset.devices === '%d'`, tokyoDisplays)),
+		waitJS(previewReady("#preview-landscape")))
 	sato.do("save and submit", cdp.Click(css("#submit-alert")),
 		waitJS(`location.hash.startsWith('#/alert/')`),
 		cdp.WaitVisible(css(`[data-state="pending_approval"]`)))
@@ -308,10 +315,16 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	sato.do("upload a PNG", cdp.SetUploadFiles(css("#camp-image"), []string{slide}),
 		cdp.WaitVisible(css("#camp-images li")),
 		waitJS(`(() => { const i = document.querySelector('#camp-images img.thumb'); return !!i && i.complete && i.naturalWidth === 320; })()`))
+	// The headline carries markup: it must come back as text, never as an
+	// element (alert and slide texts are attacker-reachable).
 	sato.do("create slide",
-		cdp.SendKeys(css("#camp-form input[lang=ja]"), "ATMで携帯電話はやめて！"),
+		cdp.SendKeys(css("#camp-form input[lang=ja]"), `ATMで携帯電話はやめて！<img src=x onerror="window.__xss=1">`),
 		cdp.Click(css("#camp-create")),
-		cdp.WaitVisible(css("tr[data-campaign]")), waitText("tr[data-campaign]", "ATMで携帯電話はやめて"))
+		cdp.WaitVisible(css("tr[data-campaign]")), waitText("tr[data-campaign]", "ATMで携帯電話はやめて"),
+		waitText("tr[data-campaign]", `<img src=x onerror="window.__xss=1">`))
+	if evalT[bool](sato, "markup stays text", `!!window.__xss || !!document.querySelector('tr[data-campaign] img:not(.thumb)')`) {
+		t.Error("a slide headline became markup in the console")
+	}
 	sato.shot("campaign")
 
 	// ---- disabling a user ends their session: the page returns to login

@@ -65,7 +65,7 @@ function actions(ctx, a, msg, reload, okMsg = msg) {
   }, label);
   const reason = (label) => h('input', { id: uid('reason'), 'aria-label': label, placeholder: label });
   if (a.state === 'draft' && can.compose(role)) {
-    out.push(h('a', { class: 'button', href: '#/compose/' + encodeURIComponent(a.id) }, t('alert.edit')));
+    out.push(h('a', { class: 'button', id: 'act-edit', href: '#/compose/' + encodeURIComponent(a.id) }, t('alert.edit')));
     const wide = !!(a.target && (a.target.all || (a.target.prefs && a.target.prefs.length)));
     out.push(act(wide ? t('alert.submit') : t('alert.publish'), 'act-submit', async () => {
       const r = await ctx.api.call(wide ? 'alerts.submit' : 'alerts.publish', { id: a.id, version: a.version });
