@@ -144,5 +144,12 @@ func (a *Agent) checkFresh(issued, expires time.Time) error {
 			"issued", issued.UTC().Format(time.RFC3339), "device_estimate", a.cc.now().UTC().Format(time.RFC3339))
 		return nil
 	}
+	if errors.Is(err, wire.ErrExpired) && !a.cc.isLive() && issued.After(a.cc.now().Add(-24*time.Hour)) {
+		// never softened (it could be a replayed old snapshot), but if
+		// central re-issues daily, something issued within a day and
+		// "expired" more likely means this device's clock is ahead
+		a.log.Warn("clock warning: snapshot looks expired on this device's clock; if the clock is ahead, fix it (NTP)",
+			"issued", issued.UTC().Format(time.RFC3339), "expires", expires.UTC().Format(time.RFC3339), "device_estimate", a.cc.now().UTC().Format(time.RFC3339))
+	}
 	return err
 }
