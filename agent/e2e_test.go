@@ -257,3 +257,50 @@ func TestAttackTable(t *testing.T) {
 		})
 	}
 }
+
+// Status heartbeat carries uptime, seqs and the screen; "displayed" is sent
+// once per alert while it stays active, however often the rotation and the
+// language steps bring it back (central counts displays per alert).
+func TestHeartbeatAndDisplayedOnce(t *testing.T) {
+	b := testbroker.Mochi(t)
+	sg := testSigner(t, 1)
+	central := mqttClient(t, b.URL, "central")
+	events := subscribeEvents(t, central, testDevice)
+	statuses := make(chan wire.Status, 256)
+	central.Subscribe(wire.StatusTopic(testDevice), 1, func(_ mqtt.Client, m mqtt.Message) {
+		if st, err := wire.DecodeStatus(m.Payload()); err == nil {
+			statuses <- *st
+		}
+	}).Wait()
+	a, fc, _ := fakeAgent(t, sg, t0, func(o *Options) { o.BrokerURL = b.URL })
+	waitFor(t, a, "connected", func() bool { return a.Stats().Connects > 0 })
+	inject(t, a, stateAll, sealSnap(t, sg, wire.All, 3, t0, withAlerts(
+		alert("info-1", 10, time.Time{}, t0.Add(time.Hour)), alert("info-2", 20, time.Time{}, t0.Add(time.Hour)))))
+	waitFor(t, a, "first alert", screenIs(a, "alert:info-2"))
+	for i := 0; i < 61; i++ { // 4 rotations of 15 s, with language steps
+		fc.Advance(time.Second)
+		barrier(t, a)
+	}
+	waitStatus(t, statuses, func(st wire.Status) bool {
+		return st.State == wire.StateOnline && st.UptimeSec >= 60 && st.Seqs["all"] == 3 && st.Screen != ""
+	})
+	// a marker: the phone screen's displayed event comes after the others
+	if err := a.Trigger(t.Context(), EventPhoneDetected); err != nil {
+		t.Fatal(err)
+	}
+	events.waitEvent(t, "phone displayed", func(e wire.Event) bool { return e.Kind == wire.EventDisplayed && e.Screen == "phone" })
+	count := map[string]int{}
+	events.mu.Lock()
+	for _, e := range events.events {
+		if e.Kind == wire.EventDisplayed && e.AlertID != "" {
+			count[e.AlertID]++
+		}
+	}
+	events.mu.Unlock()
+	if count["info-1"] != 1 || count["info-2"] != 1 {
+		t.Fatalf("displayed events per alert: %v (want 1 each after 4 rotations)", count)
+	}
+	if st := a.Stats(); st.Shown < 8 {
+		t.Fatalf("rotation did not run: %+v", st)
+	}
+}
