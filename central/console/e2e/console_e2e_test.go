@@ -260,7 +260,8 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	login(tanaka, "tanaka", tanakaPW)
 	changePassword(tanaka, tanakaPW, "tanaka-new-password-0110")
 	item := fmt.Sprintf(`li[data-alert=%q]`, alertID)
-	tanaka.do("approval queue", cdp.Navigate(a.URL()+"/#/approvals"), cdp.WaitVisible(css(item)))
+	tanaka.do("approval queue", cdp.Navigate(a.URL()+"/#/approvals"), cdp.WaitVisible(css(item)),
+		waitJS(fmt.Sprintf(`(() => { const imgs = [...document.querySelectorAll('%s img.preview')]; return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`, item)))
 	tanaka.shot("approval-queue")
 	tanaka.do("approve", cdp.Click(css(item+" #act-approve")), waitText(".view > .msg-ok", alertID), cdp.WaitNotPresent(css(item)))
 
@@ -325,6 +326,13 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	if evalT[bool](sato, "markup stays text", `!!window.__xss || !!document.querySelector('tr[data-campaign] img:not(.thumb)')`) {
 		t.Error("a slide headline became markup in the console")
 	}
+	sato.do("second slide and reorder",
+		cdp.SendKeys(css("#camp-form input[lang=ja]"), "暗証番号は誰にも教えないで"),
+		cdp.Click(css("#camp-create")),
+		waitJS(`document.querySelectorAll('tr[data-campaign]').length === 2`),
+		waitText("tr[data-campaign]:nth-child(2)", "暗証番号"),
+		cdp.Click(css("tr[data-campaign]:nth-child(2) button[aria-label^='上へ']")),
+		waitText("tr[data-campaign]:nth-child(1)", "暗証番号"))
 	sato.shot("campaign")
 
 	// ---- disabling a user ends their session: the page returns to login

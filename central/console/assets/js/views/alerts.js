@@ -232,10 +232,21 @@ export function approvalsView(ctx) {
       clear(box, list.length ? h('ul', { class: 'queue' }, list.map((a) => item(a))) : h('p', null, t('appr.none')));
     } catch (e) { clear(box); msg.apiError(e); }
   }
+  // Approvers judge what the customer will see: each item shows the
+  // rendered screen of every language (landscape).
+  function previews(a) {
+    const box = h('div', { class: 'previews' });
+    Promise.all((a.texts || []).map((tx) => ctx.api.call('alerts.preview', { alert_id: a.id, orientation: 'landscape', lang: tx.lang })
+      .then((r) => [tx.lang, String(r.image || '')]).catch(() => [tx.lang, ''])))
+      .then((list) => clear(box, list.filter(([, src]) => src.startsWith('data:image/png;base64,')).map(([lang, src]) =>
+        h('figure', null, h('img', { class: 'preview preview-landscape', src, alt: t('compose.previewAlt', { orient: lang }) }), h('figcaption', null, lang)))));
+    return box;
+  }
   function item(a) {
     const m = new Message();
     return h('li', { class: 'card', dataset: { alert: a.id } },
       h('h2', null, headlineOf(a)),
+      previews(a),
       dl([[t('alerts.id'), a.id], [t('alerts.target'), targetText(a.target)], [t('alerts.priority'), String(a.priority)],
         [t('alert.createdBy'), a.created_by || '—'], [t('alert.submittedBy'), a.submitted_by || '—']]),
       textsPanel(a),
