@@ -96,10 +96,11 @@ func New(opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("agent: scopes: %w", err)
 	}
 	log := o.Logger.With("device", o.DeviceID)
-	c, err := OpenCache(o.CachePath, o.Keys, o.Clock.Now(), log)
+	c, err := openCacheTimeout(o.CachePath, o.Keys, o.Clock.Now(), log, o.CacheLockWait)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}
+	c.SetLimits(o.CacheMaxBytes, o.CacheMaxBlobs)
 	a := &Agent{
 		o: o, log: log, clk: o.Clock, cache: c, scopes: scopes,
 		cc:        centralClock{clk: o.Clock},

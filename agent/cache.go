@@ -33,6 +33,9 @@ type Cache struct {
 	keys wire.KeyRing
 	log  *slog.Logger
 
+	maxBytes int64 // blob budget (0 = no limit)
+	maxBlobs int
+
 	mu      sync.RWMutex
 	snaps   map[wire.Scope]*storedSnap
 	seqs    map[wire.Scope]uint64
@@ -64,10 +67,14 @@ var ErrCacheLocked = errors.New("cache file is locked by another process")
 // file never becomes a crash loop. A file locked by another process is an
 // error after a 2 s wait, not a hang.
 func OpenCache(path string, keys wire.KeyRing, now time.Time, log *slog.Logger) (*Cache, error) {
+	return openCacheTimeout(path, keys, now, log, 2*time.Second)
+}
+
+func openCacheTimeout(path string, keys wire.KeyRing, now time.Time, log *slog.Logger, lockWait time.Duration) (*Cache, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := openCache(path, keys, log)
+	c, err := openCache(path, keys, log, lockWait)
 	if err == nil {
 		return c, nil
 	}
@@ -79,15 +86,15 @@ func OpenCache(path string, keys wire.KeyRing, now time.Time, log *slog.Logger) 
 	if rerr := os.Rename(path, aside); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return nil, fmt.Errorf("open cache %s: %v; move aside: %w", path, err, rerr)
 	}
-	c, err2 := openCache(path, keys, log)
+	c, err2 := openCache(path, keys, log, lockWait)
 	if err2 != nil {
 		return nil, fmt.Errorf("open cache %s after moving the corrupt one aside: %w", path, err2)
 	}
 	return c, nil
 }
 
-func openCache(path string, keys wire.KeyRing, log *slog.Logger) (c *Cache, err error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+func openCache(path string, keys wire.KeyRing, log *slog.Logger, lockWait time.Duration) (c *Cache, err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open cache %s: %w", path, ErrCacheLocked)
@@ -347,6 +354,18 @@ func (c *Cache) HasBlob(sha string) bool {
 	return ok
 }
 
+// ErrCacheFull is returned by PutBlob when the blob would exceed the
+// configured budget (SetLimits); the item that needs it stays held back.
+var ErrCacheFull = errors.New("cache blob budget exceeded")
+
+// SetLimits sets the blob budget (cache.max_bytes, cache.max_blobs); 0 means
+// no limit.
+func (c *Cache) SetLimits(maxBytes int64, maxBlobs int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.maxBytes, c.maxBlobs = maxBytes, maxBlobs
+}
+
 // PutBlob stores data under ref after checking its size and hash. A blob no
 // stored snapshot references any more is not stored (it was superseded while
 // being fetched).
@@ -358,6 +377,18 @@ func (c *Cache) PutBlob(ref wire.ContentRef, data []byte) error {
 	defer c.mu.Unlock()
 	if _, ok := c.referencedLocked()[ref.SHA256]; !ok {
 		return nil
+	}
+	if _, ok := c.blobs[ref.SHA256]; !ok {
+		var total int64
+		for _, s := range c.blobs {
+			total += s
+		}
+		if c.maxBlobs > 0 && len(c.blobs)+1 > c.maxBlobs {
+			return fmt.Errorf("store blob %s: %w: %d blobs stored, max %d", ref.SHA256, ErrCacheFull, len(c.blobs), c.maxBlobs)
+		}
+		if c.maxBytes > 0 && total+int64(len(data)) > c.maxBytes {
+			return fmt.Errorf("store blob %s: %w: %d + %d bytes, max %d", ref.SHA256, ErrCacheFull, total, len(data), c.maxBytes)
+		}
 	}
 	if err := c.db.Update(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketBlob).Put([]byte(ref.SHA256), data)

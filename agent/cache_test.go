@@ -109,3 +109,36 @@ func TestSeenCommandPrunesExpired(t *testing.T) {
 		}
 	}
 }
+
+func TestBlobBudget(t *testing.T) {
+	sg := testSigner(t, 1)
+	c, err := OpenCache(filepath.Join(t.TempDir(), "cache.db"), keyRing(t, sg), t0, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	b1, b2, b3 := []byte("0123456789"), []byte("abcdefghij"), []byte("ABCDEFGHIJ")
+	r1, r2, r3 := blobRef(b1), blobRef(b2), blobRef(b3)
+	env := sealSnap(t, sg, wire.All, 1, t0, withItems(item("i", 10, time.Time{}, t0.Add(time.Hour), r1, r2, r3)))
+	s, _ := wire.OpenSnapshot(env, keyRing(t, sg), wire.All)
+	if err := c.Accept(env, s, t0); err != nil {
+		t.Fatal(err)
+	}
+	c.SetLimits(25, 0)
+	if err := c.PutBlob(r1, b1); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutBlob(r2, b2); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PutBlob(r3, b3); !errors.Is(err, ErrCacheFull) {
+		t.Fatalf("third blob over the 25-byte budget: %v", err)
+	}
+	c.SetLimits(0, 2)
+	if err := c.PutBlob(r3, b3); !errors.Is(err, ErrCacheFull) {
+		t.Fatalf("third blob over the 2-blob budget: %v", err)
+	}
+	if err := c.PutBlob(r1, []byte("0123456780")); !errors.Is(err, wire.ErrContentHash) {
+		t.Fatalf("wrong bytes: %v", err)
+	}
+}

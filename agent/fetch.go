@@ -59,7 +59,9 @@ func (a *Agent) fetchLoop(ctx context.Context) {
 				if next < 0 || f.backoff < next {
 					next = f.backoff
 				}
-				if errors.Is(err, wire.ErrContentHash) || errors.Is(err, wire.ErrContentLimit) {
+				if errors.Is(err, ErrCacheFull) {
+					a.log.Error("blob not stored: cache budget exceeded; its item stays held back", "sha256", r.SHA256, "err", err)
+				} else if errors.Is(err, wire.ErrContentHash) || errors.Is(err, wire.ErrContentLimit) {
 					a.reject("content/"+r.SHA256, "", 0, err)
 				} else {
 					a.log.Warn("blob download failed; will retry", "sha256", r.SHA256, "retry_in", f.backoff, "err", err)

@@ -55,6 +55,13 @@ type Options struct {
 
 	// CachePath is the bbolt file; required.
 	CachePath string
+	// CacheMaxBytes and CacheMaxBlobs bound the stored blobs (0 = only the
+	// protocol limits); a blob beyond them is not stored and its item stays
+	// held back. CacheLockWait is how long to wait for the file lock held
+	// by another process (default 2 s).
+	CacheMaxBytes int64
+	CacheMaxBlobs int
+	CacheLockWait time.Duration
 
 	Schedule Schedule
 	// Triggers maps local trigger events (phone-detected, transaction-start,
@@ -246,6 +253,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Triggers == nil {
 		o.Triggers = DefaultTriggers()
+	}
+	if o.CacheLockWait <= 0 {
+		o.CacheLockWait = 2 * time.Second
 	}
 	if o.IdentifyDuration <= 0 {
 		o.IdentifyDuration = 60 * time.Second
