@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -74,11 +76,18 @@ func openCacheTimeout(path string, keys wire.KeyRing, now time.Time, log *slog.L
 	if log == nil {
 		log = slog.Default()
 	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("open cache %s: %w", path, err)
+	}
 	c, err := openCache(path, keys, log, lockWait)
 	if err == nil {
 		return c, nil
 	}
-	if errors.Is(err, ErrCacheLocked) {
+	var pe *fs.PathError
+	if errors.Is(err, ErrCacheLocked) || errors.As(err, &pe) {
+		// locked, or the file cannot be opened at all (permissions, a
+		// directory in the way, a full disk): not corruption, and moving
+		// it aside would not help
 		return nil, err
 	}
 	aside := fmt.Sprintf("%s.corrupt-%s", path, now.UTC().Format("20060102T150405.000Z"))

@@ -142,3 +142,24 @@ func TestBlobBudget(t *testing.T) {
 		t.Fatalf("wrong bytes: %v", err)
 	}
 }
+
+func TestCacheDirCreatedAndUnopenableIsNotCorrupt(t *testing.T) {
+	sg := testSigner(t, 1)
+	dir := t.TempDir()
+	c, err := OpenCache(filepath.Join(dir, "new", "sub", "cache.db"), keyRing(t, sg), t0, testLogger(t))
+	if err != nil {
+		t.Fatalf("missing directory must be created: %v", err)
+	}
+	c.Close()
+	// a directory where the file should be: an error, nothing moved aside
+	bad := filepath.Join(dir, "isdir")
+	if err := os.Mkdir(bad, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenCache(bad, keyRing(t, sg), t0, testLogger(t)); err == nil {
+		t.Fatal("opened a directory as a cache")
+	}
+	if m, _ := filepath.Glob(bad + ".corrupt-*"); len(m) != 0 {
+		t.Fatalf("an unopenable path was moved aside: %v", m)
+	}
+}
