@@ -30,7 +30,7 @@ export function campaignsView(ctx) {
     act(() => ctx.api.call('campaigns.reorder', { ids }));
   }
   function render() {
-    clear(box, items.length ? table(null, [t('camp.order'), t('alerts.headline'), t('alerts.state'), t('camp.duration'), t('camp.images'), t('alerts.target'), t('alert.expires'), ''],
+    clear(box, items.length ? table(null, [t('camp.order'), t('alerts.headline'), t('alerts.state'), { num: t('camp.duration') }, t('camp.imagesCol'), t('alerts.target'), t('alert.expires'), ''],
       items.map((c, i) => h('tr', { dataset: { campaign: c.id } },
         h('td', { class: 'num' }, String(i + 1)),
         h('th', { scope: 'row' }, headlineOf(c)),
