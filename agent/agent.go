@@ -96,7 +96,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, fmt.Errorf("agent: scopes: %w", err)
 	}
 	log := o.Logger.With("device", o.DeviceID)
-	c, err := openCacheTimeout(o.CachePath, o.Keys, o.Clock.Now(), log, o.CacheLockWait)
+	c, err := openCacheWith(o.CachePath, o.Keys, o.Clock.Now(), log, o.CacheLockWait, o.CacheMaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("agent: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os/exec"
@@ -276,4 +277,52 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// A full disk (here: the cache file at its size cap) refuses the update
+// with a rejected event and keeps the last good state, on screen and on
+// disk.
+func TestFullDiskKeepsLastGoodState(t *testing.T) {
+	sg := testSigner(t, 1)
+	var path string
+	a, _, _ := fakeAgent(t, sg, t0, func(o *Options) {
+		o.CacheMaxFileBytes = 128 << 10
+		path = o.CachePath
+	})
+	lastOK := uint64(0)
+	for seq := uint64(1); seq <= 60; seq++ {
+		var items []wire.CampaignItem
+		for i := 0; i < int(seq); i++ { // grows every time
+			it := item(fmt.Sprintf("it-%d-%d", seq, i), 10, time.Time{}, t0.Add(time.Hour))
+			it.Texts[0].Body = strings.Repeat("携帯電話で話しながらATMを操作しないでください。", 12)
+			it.Texts[1].Body = strings.Repeat("Do not talk on a cell phone at the ATM. ", 9)
+			items = append(items, it)
+			if len(items) == wire.MaxCampaignItems {
+				break
+			}
+		}
+		before := a.Stats().Rejected[wire.ReasonInternal]
+		inject(t, a, stateAll, sealSnap(t, sg, wire.All, seq, t0, withAlerts(alert(fmt.Sprintf("a-%d", seq), 90, time.Time{}, t0.Add(time.Hour))), withItems(items...)))
+		if a.Stats().Rejected[wire.ReasonInternal] > before {
+			break
+		}
+		lastOK = seq
+	}
+	if lastOK == 0 || lastOK == 60 {
+		t.Fatalf("the size cap never refused an update (last ok %d)", lastOK)
+	}
+	want := fmt.Sprintf("alert:a-%d", lastOK)
+	waitFor(t, a, "last good alert still shown", screenIs(a, want))
+	if a.Cache().Seq(wire.All) != lastOK {
+		t.Fatalf("seq %d, want %d", a.Cache().Seq(wire.All), lastOK)
+	}
+	a.Close()
+	c, err := OpenCache(path, keyRing(t, sg), t0, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s := c.Snapshots()[wire.All]; s == nil || s.Seq != lastOK || c.Seq(wire.All) != lastOK {
+		t.Fatalf("on disk after the failed write: %+v seq %d, want %d", s, c.Seq(wire.All), lastOK)
+	}
 }

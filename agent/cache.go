@@ -69,17 +69,19 @@ var ErrCacheLocked = errors.New("cache file is locked by another process")
 // file never becomes a crash loop. A file locked by another process is an
 // error after a 2 s wait, not a hang.
 func OpenCache(path string, keys wire.KeyRing, now time.Time, log *slog.Logger) (*Cache, error) {
-	return openCacheTimeout(path, keys, now, log, 2*time.Second)
+	return openCacheWith(path, keys, now, log, 2*time.Second, 0)
 }
 
-func openCacheTimeout(path string, keys wire.KeyRing, now time.Time, log *slog.Logger, lockWait time.Duration) (*Cache, error) {
+// openCacheWith is OpenCache with a lock wait and a file size limit (0 =
+// none; beyond it writes fail like on a full disk).
+func openCacheWith(path string, keys wire.KeyRing, now time.Time, log *slog.Logger, lockWait time.Duration, maxFile int64) (*Cache, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", path, err)
 	}
-	c, err := openCache(path, keys, log, lockWait)
+	c, err := openCache(path, keys, log, lockWait, maxFile)
 	if err == nil {
 		return c, nil
 	}
@@ -95,15 +97,15 @@ func openCacheTimeout(path string, keys wire.KeyRing, now time.Time, log *slog.L
 	if rerr := os.Rename(path, aside); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return nil, fmt.Errorf("open cache %s: %v; move aside: %w", path, err, rerr)
 	}
-	c, err2 := openCache(path, keys, log, lockWait)
+	c, err2 := openCache(path, keys, log, lockWait, maxFile)
 	if err2 != nil {
 		return nil, fmt.Errorf("open cache %s after moving the corrupt one aside: %w", path, err2)
 	}
 	return c, nil
 }
 
-func openCache(path string, keys wire.KeyRing, log *slog.Logger, lockWait time.Duration) (c *Cache, err error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait})
+func openCache(path string, keys wire.KeyRing, log *slog.Logger, lockWait time.Duration, maxFile int64) (c *Cache, err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait, MaxSize: int(maxFile)})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("open cache %s: %w", path, ErrCacheLocked)

@@ -62,6 +62,10 @@ type Options struct {
 	CacheMaxBytes int64
 	CacheMaxBlobs int
 	CacheLockWait time.Duration
+	// CacheMaxFileBytes caps the bbolt file (0 = no cap). Past it a write
+	// fails as on a full disk: the update is refused and the last good
+	// state stays.
+	CacheMaxFileBytes int64
 
 	Schedule Schedule
 	// Triggers maps local trigger events (phone-detected, transaction-start,
