@@ -304,3 +304,31 @@ func TestHeartbeatAndDisplayedOnce(t *testing.T) {
 		t.Fatalf("rotation did not run: %+v", st)
 	}
 }
+
+// The persistent session (clean session off, stable client id): a signed
+// command published while the display was offline is delivered when it
+// reconnects, and executed once.
+func TestCommandQueuedWhileOffline(t *testing.T) {
+	testbroker.Each(t, func(t *testing.T, b *testbroker.Broker) {
+		sg := testSigner(t, 1)
+		central := mqttClient(t, b.URL, "central-"+b.Kind)
+		proxy := testbroker.NewProxy(t, b.Addr)
+		a := brokerAgent(t, sg, proxy.URL, nil)
+		proxy.Cut()
+		waitFor(t, a, "disconnected", func() bool { return !a.connected.Load() })
+		cmd := sealCmd(t, sg, "cmd-offline-1", testDevice, wire.CmdIdentify, time.Now().UTC(), map[string]string{"seconds": "120"})
+		publish(t, central, wire.CmdTopic(testDevice), cmd, false)
+		proxy.Restore()
+		waitFor(t, a, "queued identify command executed after reconnect", screenIs(a, "identify"))
+		sc, _ := a.Current()
+		if sc.Identify == nil || sc.Identify.DeviceID != testDevice {
+			t.Fatalf("identify info %+v", sc.Identify)
+		}
+		// the same command again (a replaying broker) is refused
+		publish(t, central, wire.CmdTopic(testDevice), cmd, false)
+		waitFor(t, a, "replayed command refused", func() bool { return a.Stats().Rejected[wire.ReasonReplay] == 1 })
+		if a.Stats().Commands != 1 {
+			t.Fatalf("commands executed: %d", a.Stats().Commands)
+		}
+	})
+}
