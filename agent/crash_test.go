@@ -64,10 +64,10 @@ func TestCrashSafety(t *testing.T) {
 			now := time.Now().UTC()
 			var items []wire.CampaignItem
 			for i := 0; i < 1+prng.IntN(4); i++ {
-				// a working set of images that moves every 50 updates, so
+				// a working set of images that moves every 400 updates, so
 				// blobs are fetched, kept for a while, and collected: the
 				// first item always shows two of them, others pick at random
-				set := int(seq/50) % 3 * 4
+				set := int(seq/400) % 3 * 4
 				imgs := []wire.ContentRef{pool[set], pool[set+1]}
 				if i > 0 {
 					imgs = []wire.ContentRef{pool[set+prng.IntN(4)]}
