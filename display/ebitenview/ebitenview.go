@@ -247,7 +247,6 @@ func (p *Presenter) RunGame(ctx context.Context, onStart func()) error {
 	ebiten.SetFPSMode(ebiten.FPSModeVsyncOffMinimum) //nolint:staticcheck // the cheapest idle mode; see docs/DISPLAY.md
 	ebiten.SetScreenClearedEveryFrame(false)
 	ebiten.SetRunnableOnUnfocused(true)
-	ebiten.SetVsyncEnabled(false)
 
 	p.g.ctx, p.g.onStart = ctx, onStart
 	p.mu.Lock()
@@ -290,11 +289,25 @@ func (p *Presenter) RunGame(ctx context.Context, onStart func()) error {
 // Run starts and Run waits for it.
 func (p *Presenter) animate(ctx context.Context) {
 	defer close(p.animDone)
-	frame := p.o.Clock.NewTicker(time.Second / 30)
-	defer frame.Stop()
+	var frame clock.Ticker // runs only while something moves: no wake-ups on a static screen
+	defer func() {
+		if frame != nil {
+			frame.Stop()
+		}
+	}()
 	drift := p.o.Clock.NewTicker(p.o.DriftStep)
 	defer drift.Stop()
 	for {
+		var tick <-chan time.Time
+		if p.g.animating.Load() {
+			if frame == nil {
+				frame = p.o.Clock.NewTicker(time.Second / 30)
+			}
+			tick = frame.C()
+		} else if frame != nil {
+			frame.Stop()
+			frame = nil
+		}
 		select {
 		case <-ctx.Done():
 			ebiten.ScheduleFrame() // let Update see ctx and terminate
@@ -303,10 +316,8 @@ func (p *Presenter) animate(ctx context.Context) {
 			return
 		case <-p.wake:
 			ebiten.ScheduleFrame()
-		case <-frame.C():
-			if p.g.animating.Load() {
-				ebiten.ScheduleFrame()
-			}
+		case <-tick:
+			ebiten.ScheduleFrame()
 		case <-drift.C():
 			if p.o.Drift {
 				ebiten.ScheduleFrame()

@@ -155,8 +155,20 @@ func (g *game) Update() error {
 	if len(g.shots) > 0 {
 		g.dirty = true
 	}
-	g.animating.Store(g.fading(now) || g.tickerText != "" || waitingSwitch)
+	// Frames are also needed while a drawn frame awaits its check: a
+	// ScheduleFrame from inside the very first Draw is dropped by Ebiten
+	// (the loop does not count as running yet), so the animator keeps
+	// asking until the check has run.
+	g.setAnimating(g.fading(now) || g.tickerText != "" || waitingSwitch || g.verifyNow || g.checkDue)
 	return nil
+}
+
+// setAnimating tells the animator whether frames are needed; it wakes the
+// animator when that starts so it arms its frame ticker.
+func (g *game) setAnimating(on bool) {
+	if was := g.animating.Swap(on); on && !was {
+		g.p.kick()
+	}
 }
 
 func (g *game) fading(now time.Duration) bool {
@@ -270,7 +282,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 		// Check on the next frame, after this one has been presented, so
 		// the read-back does not delay the picture.
 		g.checkDue, g.verifyNow = false, true
-		g.p.kick()
+		g.setAnimating(true)
 	}
 	if len(g.shots) > 0 {
 		pix := make([]byte, 4*g.w*g.h)
