@@ -49,13 +49,19 @@ func TestBrokersAndProxy(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("Cut did not drop the connection")
 		}
-		if tok := c.Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
+		c.Disconnect(0)
+		// fresh clients: paho refuses Connect on a client still winding down
+		fresh := func(id string) mqtt.Client {
+			return mqtt.NewClient(mqtt.NewClientOptions().AddBroker(p.URL).SetClientID(id).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second))
+		}
+		if tok := fresh("cut-2").Connect(); tok.WaitTimeout(10*time.Second) && tok.Error() == nil {
 			t.Fatal("connected through a cut proxy")
 		}
 		p.Restore()
-		if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-			t.Fatalf("reconnect after Restore: %v", tok.Error())
+		c3 := fresh("cut-3")
+		if tok := c3.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("connect after Restore: %v", tok.Error())
 		}
-		c.Disconnect(50)
+		c3.Disconnect(50)
 	})
 }
