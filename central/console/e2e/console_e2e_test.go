@@ -335,6 +335,29 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 		waitText("tr[data-campaign]:nth-child(1)", "暗証番号"))
 	sato.shot("campaign")
 
+	// ---- CAP import makes a draft (never publishes)
+	capFile := filepath.Join(dir, "warning.xml")
+	now := time.Now().UTC()
+	writeFile(t, capFile, []byte(fmt.Sprintf(capAlert, now.Add(24*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))))
+	sato.do("import CAP", cdp.Navigate(a.URL()+"/#/compose"), cdp.WaitVisible(css("#cap-file")),
+		cdp.SetUploadFiles(css("#cap-file"), []string{capFile}),
+		waitJS(`location.hash.startsWith('#/alert/')`), cdp.WaitVisible(css(`[data-state="draft"]`)),
+		waitText("main", "渋谷警察署を名乗る電話に注意"))
+
+	// ---- admin: allow-list and an enrollment token
+	admin.do("allow-list", cdp.Navigate(a.URL()+"/#/guard"), cdp.WaitVisible(css("#guard-form")),
+		waitJS(`document.querySelector('#guard-phones').value.includes('110')`),
+		cdp.SendKeys(css("#guard-phones"), "\n0120-110-110"), cdp.Click(css("#guard-save")),
+		cdp.WaitVisible(css("#guard-form .msg-ok")))
+	if l, err := a.Alerts.AllowList(context.Background(), central.System); err != nil || !strings.Contains(strings.Join(l.Phones, ","), "0120") {
+		t.Errorf("allow-list after saving: %+v, %v", l, err)
+	}
+	admin.do("enrollment token", cdp.Navigate(a.URL()+"/#/fleet"), cdp.WaitVisible(css("#enroll-create")),
+		setSelect("#enroll-pref", "13"), cdp.Click(css("#enroll-create")), cdp.WaitVisible(css("#enroll-token code")))
+	if tok := admin.text("enrollment token", "#enroll-token code"); len(tok) < 16 {
+		t.Errorf("enrollment token %q", tok)
+	}
+
 	// ---- disabling a user ends their session: the page returns to login
 	admin.do("disable sato", cdp.Navigate(a.URL()+"/#/users"), cdp.WaitVisible(css(`tr[data-user="sato"]`)),
 		cdp.Click(css(`tr[data-user="sato"] button.danger`)))
@@ -343,6 +366,47 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	sato.shot("session-revoked")
 	tanaka.do("logout", cdp.Click(css("#logout")), cdp.WaitVisible(css("#login-form")), waitText("#login-form .msg", "logged out"))
 }
+
+// capAlert (a format string: expires, sent) is a CAP 1.2 warning with Japanese and English info blocks for
+// Tokyo, as a police system might send it.
+const capAlert = `<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>E2E-SHIBUYA-0110</identifier>
+  <sender>e2e@keishicho.metro.tokyo.lg.jp</sender>
+  <sent>%[2]s</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <language>ja-JP</language>
+    <category>Security</category>
+    <event>特殊詐欺注意</event>
+    <urgency>Immediate</urgency>
+    <severity>Severe</severity>
+    <certainty>Observed</certainty>
+    <expires>%[1]s</expires>
+    <senderName>警視庁</senderName>
+    <headline>渋谷警察署を名乗る電話に注意</headline>
+    <description>末尾0110の番号から渋谷警察署を名乗る電話がかかっています。</description>
+    <instruction>電話を切り、110番に相談してください。</instruction>
+    <area><areaDesc>東京都</areaDesc><geocode><valueName>JIS_PREF</valueName><value>13</value></geocode></area>
+  </info>
+  <info>
+    <language>en-US</language>
+    <category>Security</category>
+    <event>Fraud warning</event>
+    <urgency>Immediate</urgency>
+    <severity>Severe</severity>
+    <certainty>Observed</certainty>
+    <expires>%[1]s</expires>
+    <senderName>Tokyo Metropolitan Police</senderName>
+    <headline>Calls claiming to be Shibuya Police Station</headline>
+    <description>Calls from numbers ending in 0110 claim to be Shibuya Police Station.</description>
+    <instruction>Hang up and call 110.</instruction>
+    <area><areaDesc>Tokyo</areaDesc><geocode><valueName>JIS_PREF</valueName><value>13</value></geocode></area>
+  </info>
+</alert>
+`
 
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()

@@ -10,6 +10,7 @@ import { alertsView, alertView, approvalsView } from './views/alerts.js';
 import { campaignsView } from './views/campaigns.js';
 import { auditView } from './views/audit.js';
 import { usersView } from './views/users.js';
+import { guardView } from './views/guard.js';
 
 const routes = [
   { path: 'fleet', view: fleetView, nav: 'nav.fleet', allow: () => true },
@@ -20,6 +21,7 @@ const routes = [
   { path: 'approvals', view: approvalsView, nav: 'nav.approvals', allow: () => true },
   { path: 'campaigns', view: campaignsView, nav: 'nav.campaigns', allow: () => true },
   { path: 'audit', view: auditView, nav: 'nav.audit', allow: can.audit },
+  { path: 'guard', view: guardView, nav: 'nav.guard', allow: guardView.allow },
   { path: 'users', view: usersView, nav: 'nav.users', allow: can.users },
 ];
 

@@ -293,8 +293,38 @@ export function composeView(ctx, params) {
 
   return {
     el: h('section', { class: 'view', 'aria-labelledby': 'compose-title' },
-      h('h1', { id: 'compose-title' }, editID ? t('compose.editTitle', { id: editID }) : t('compose.title')), form),
+      h('h1', { id: 'compose-title' }, editID ? t('compose.editTitle', { id: editID }) : t('compose.title')), form,
+      editID ? null : capImport(ctx)),
     focus: () => blocks[0].headline.focus(),
     dispose() { debPreview.cancel(); debCount.cancel(); previewSeq++; },
   };
+}
+
+// capImport turns a CAP 1.2 file into a draft (alerts.import_cap). Importing
+// never publishes or cancels: a Cancel message links to the alert it names
+// so the user cancels it there.
+function capImport(ctx) {
+  const msg = new Message();
+  const fields = new Fields(msg);
+  const file = h('input', { type: 'file', id: 'cap-file', accept: '.xml,application/xml,text/xml,application/cap+xml' });
+  file.addEventListener('change', async () => {
+    fields.clear();
+    const f = file.files && file.files[0];
+    if (!f) return;
+    if (f.size > 1 << 20) { fields.showText('xml', t('camp.tooBig', { size: f.size })); file.value = ''; return; }
+    try {
+      const r = await ctx.api.call('alerts.import_cap', { xml: await f.text() });
+      const a = r.alert || {};
+      if (r.msg_type === 'Cancel') {
+        clear(msg.el);
+        msg.info(t('cap.cancel', { id: a.id }));
+        msg.el.appendChild(h('p', null, h('a', { href: '#/alert/' + encodeURIComponent(a.id), id: 'cap-open' }, t('cap.open', { id: a.id }))));
+      } else {
+        ctx.go('#/alert/' + encodeURIComponent(a.id));
+      }
+    } catch (e) { fields.showError(e); } finally { file.value = ''; }
+  });
+  return h('section', { class: 'panel', 'aria-labelledby': 'cap-title' },
+    h('h2', { id: 'cap-title' }, t('cap.title')), msg.el,
+    fields.field('xml', t('cap.file'), file, t('cap.help')));
 }

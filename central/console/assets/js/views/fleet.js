@@ -1,6 +1,6 @@
 import { h, clear, debounce, fmtTime } from '../dom.js';
 import { t, getLang, prefName, PREFS } from '../i18n.js';
-import { Message, pager, table, dl, can, fmtBytes } from '../ui.js';
+import { Fields, Message, pager, table, dl, can, fmtBytes } from '../ui.js';
 
 const PAGE = 50;
 
@@ -92,6 +92,7 @@ export function fleetView(ctx) {
   ctx.api.subscribe('fleet').catch((e) => msg.apiError(e));
   reload();
 
+  const enroll = can.command(ctx.user.role) ? enrollPanel(ctx) : null;
   const el = h('section', { class: 'view', 'aria-labelledby': 'fleet-title' },
     h('h1', { id: 'fleet-title' }, t('fleet.title')),
     msg.el, cards, groupsBox,
@@ -101,7 +102,8 @@ export function fleetView(ctx) {
         h('label', null, t('common.search'), search),
         h('label', null, t('fleet.pref'), prefSel),
         h('label', null, t('fleet.state'), stateSel)),
-      listBox));
+      listBox),
+    enroll);
   return {
     el,
     dispose() {
@@ -197,4 +199,36 @@ export function deviceView(ctx, params) {
         h('section', { class: 'panel', 'aria-labelledby': 'shot-title' }, h('h2', { id: 'shot-title' }, t('dev.screenshot')), shot))),
     dispose() { ctx.api.removeEventListener('push', onPush); ctx.api.unsubscribe('fleet'); },
   };
+}
+
+// enrollPanel lets field techs and admins create a one-time enrollment
+// token (shown once) for the field-tech CLI.
+function enrollPanel(ctx) {
+  const msg = new Message();
+  const fields = new Fields(msg);
+  const pref = h('select', { id: 'enroll-pref' }, h('option', { value: '' }, t('common.all')),
+    PREFS.map((p) => h('option', { value: p.code }, prefName(p.code))));
+  const branch = h('input', { id: 'enroll-branch', spellcheck: 'false' });
+  const hours = h('input', { id: 'enroll-hours', type: 'number', min: '1', max: '720', value: '24' });
+  const out = h('div', { class: 'secret', 'aria-live': 'assertive', id: 'enroll-token' });
+  const form = h('form', { class: 'panel', novalidate: true, 'aria-labelledby': 'enroll-title' },
+    h('h2', { id: 'enroll-title' }, t('enroll.title')), msg.el, out,
+    h('div', { class: 'row' },
+      fields.field('pref', t('fleet.pref'), pref), fields.field('branch', t('fleet.branch'), branch),
+      fields.field('ttl_sec', t('enroll.hours'), hours)),
+    h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'enroll-create' }, t('enroll.create'))));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    fields.clear();
+    clear(out);
+    const p = { ttl_sec: Math.round(Number(hours.value) * 3600) };
+    if (pref.value) p.pref = pref.value;
+    if (branch.value.trim()) p.branch = branch.value.trim();
+    try {
+      const r = await ctx.api.call('enroll.create_token', p);
+      const exp = r.record && r.record.expires;
+      clear(out, h('p', null, t('enroll.token', { time: fmtTime(exp, getLang()) })), h('code', null, r.token || ''));
+    } catch (e) { fields.showError(e); }
+  });
+  return form;
 }
