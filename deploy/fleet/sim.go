@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,7 +21,8 @@ import (
 
 // Target is where simulated displays connect.
 type Target struct {
-	BrokerURL  string // tcp://127.0.0.1:port
+	BrokerURL  string      // tcp://127.0.0.1:port or ssl://...
+	TLS        *tls.Config // for ssl:// broker URLs
 	CentralURL string // http://127.0.0.1:port (content fetches)
 	Keys       wire.KeyRing
 }
@@ -47,7 +49,7 @@ type AgentOptions struct {
 func NewAgent(d Device, t Target, cachePath string, p agent.Presenter, o AgentOptions) (*agent.Agent, error) {
 	return agent.New(agent.Options{
 		DeviceID: d.ID, Branch: d.Branch, Pref: d.Pref, AgentVersion: "fleetsim",
-		BrokerURL: t.BrokerURL, Username: d.ID, Password: d.Password, Keys: t.Keys,
+		BrokerURL: t.BrokerURL, TLS: t.TLS, Username: d.ID, Password: d.Password, Keys: t.Keys,
 		CentralURL: t.CentralURL, CachePath: cachePath, Logger: o.Logger, Presenter: p,
 		HeartbeatInterval: o.HeartbeatInterval, MaxReconnectInterval: o.MaxReconnectInterval,
 		ReconnectJitter: o.ReconnectJitter,
@@ -168,6 +170,9 @@ func StartPaho(devs []Device, index0 int, t Target, report func(Report)) (*PahoS
 			SetUsername(d.ID).SetPassword(d.Password).SetProtocolVersion(4).SetCleanSession(true).
 			SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(60 * time.Second).
 			SetKeepAlive(60 * time.Second).SetDefaultPublishHandler(h)
+		if t.TLS != nil {
+			o.SetTLSConfig(t.TLS)
+		}
 		c := mqtt.NewClient(o)
 		p.clients[i] = c
 		wg.Add(1)
