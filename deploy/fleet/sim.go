@@ -23,7 +23,7 @@ import (
 type Target struct {
 	BrokerURL  string      // tcp://127.0.0.1:port or ssl://...
 	TLS        *tls.Config // for ssl:// broker URLs
-	CentralURL string // http://127.0.0.1:port (content fetches)
+	CentralURL string      // http://127.0.0.1:port (content fetches)
 	Keys       wire.KeyRing
 }
 
