@@ -7,7 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"os"
+	"strconv"
+	"time"
+
+	"github.com/atmguard/kiosk/central"
 	"path/filepath"
 
 	"github.com/atmguard/kiosk/central/app"
@@ -26,6 +31,7 @@ func runLab(ctx context.Context, args []string) error {
 	data := fs.String("data", "lab-data", "lab state directory")
 	httpAddr := fs.String("http", "127.0.0.1:8080", "central's console/API address")
 	mqttAddr := fs.String("mqtt", "127.0.0.1:1883", "embedded broker address (without -mosquitto)")
+	tlsPort := fs.Int("mosquitto-tls-port", 8883, "with -mosquitto: the TLS listener for displays (the loopback listener for central uses -mqtt's port)")
 	useMosq := fs.Bool("mosquitto", false, "run /usr/sbin/mosquitto with deploy/broker/mosquitto (TLS for displays, ACLs) instead of the embedded broker")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,7 +64,15 @@ func runLab(ctx context.Context, args []string) error {
 				users[d.ID] = d.Password
 			}
 		}
-		mq, err = broker.StartMosquitto(ctx, broker.MosquittoOptions{Dir: filepath.Join(*data, "mosquitto"), Users: users, TLSPort: 8883, PlainPort: 1883})
+		_, port, err := net.SplitHostPort(*mqttAddr)
+		if err != nil {
+			return fmt.Errorf("-mqtt %q: %w", *mqttAddr, err)
+		}
+		plain, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("-mqtt %q: port: %w", *mqttAddr, err)
+		}
+		mq, err = broker.StartMosquitto(ctx, broker.MosquittoOptions{Dir: filepath.Join(*data, "mosquitto"), Users: users, TLSPort: *tlsPort, PlainPort: plain})
 		if err != nil {
 			return err
 		}
@@ -106,7 +120,23 @@ func runLab(ctx context.Context, args []string) error {
 	}
 	defer as.Stop()
 	fmt.Printf("lab: %d simulated displays running (devices in %s); Ctrl-C stops\n", len(devs), devFile)
-	<-ctx.Done()
+	admin, err := fleet.Admin(ctx, a)
+	if err != nil {
+		return err
+	}
+	last := -1
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for ctx.Err() == nil {
+		if fl, err := a.Registry.Fleet(ctx, admin, central.FleetQuery{}); err == nil && fl.Online != last {
+			last = fl.Online
+			fmt.Printf("lab: %d/%d displays online at central\n", fl.Online, fl.Total)
+		}
+		select {
+		case <-ctx.Done():
+		case <-tick.C:
+		}
+	}
 	fmt.Println("lab: stopping")
 	return nil
 }
