@@ -65,13 +65,18 @@ export class Api extends EventTarget {
         if (this.token) {
           const r = await this.call('auth.resume', { token: this.token });
           this.authed = true;
+          const streams = new Set();
           for (const key of this.subs) {
             const [stream, alertID] = key.split('|');
             const p = { stream };
             if (alertID) p.alert_id = alertID;
+            streams.add(stream);
             this.call('streams.subscribe', p).catch(() => {});
           }
           this.dispatch('resumed', r);
+          // Pushes were missed while disconnected: views re-read what they
+          // show, exactly as after a server-side resync.
+          for (const stream of streams) this.dispatch('push', { stream, event: { kind: 'resync' } });
         }
       } catch (e) {
         if (e instanceof ApiError && e.code === 'unauthorized') {

@@ -55,10 +55,13 @@ class App {
       this.banner.textContent = ev.detail.up ? '' : t('conn.down');
       this.banner.className = ev.detail.up ? 'banner' : 'banner banner-warn';
     });
+    // After a reconnect the open view stays as it is (a half-typed alert is
+    // not lost); it re-reads its data on the resync push the API sends.
     this.api.addEventListener('resumed', (ev) => {
+      const had = this.user;
       this.setUser(ev.detail.user);
       this.banner.textContent = t('conn.up');
-      this.route();
+      if (!had || had.role !== ev.detail.user.role) this.route();
     });
   }
 
