@@ -2,6 +2,7 @@ package fleet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -101,10 +102,14 @@ func PublishAlert(ctx context.Context, a *app.App, s Staff, headline string) (*c
 		return nil, time.Time{}, fmt.Errorf("submit: %w", err)
 	}
 	t0 := time.Now()
-	if al, err = a.Alerts.Approve(ctx, s.Approver, al.ID, al.Version); err != nil {
+	approved, err := a.Alerts.Approve(ctx, s.Approver, al.ID, al.Version)
+	if err != nil && !(errors.Is(err, central.ErrUnavailable) && approved != nil) {
 		return nil, time.Time{}, fmt.Errorf("approve: %w", err)
 	}
-	return al, t0, nil
+	// ErrUnavailable: approved and saved, but the broker did not acknowledge
+	// the snapshot within central's deadline; central publishes it again.
+	// The latency clock keeps running from t0 either way.
+	return approved, t0, err
 }
 
 // Latency summarises durations.
