@@ -16,6 +16,7 @@ import (
 	cdp "github.com/chromedp/chromedp"
 
 	"github.com/atmguard/kiosk/agent"
+	"github.com/atmguard/kiosk/agent/testbroker"
 	"github.com/atmguard/kiosk/central"
 	"github.com/atmguard/kiosk/central/app"
 	"github.com/atmguard/kiosk/central/keys"
@@ -193,12 +194,16 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	admin.shot("users")
 
 	// ---- publisher composes
+	// The publisher reaches central through a TCP proxy that the test can
+	// cut, to check that a lost connection costs no typed text.
+	proxy := testbroker.NewProxy(t, a.HTTPAddr())
+	satoURL := "http://" + proxy.Addr
 	sato := br.newTab("sato")
-	sato.do("open console", cdp.Navigate(a.URL()+"/"), cdp.WaitVisible(css("#login-form input[name=username]")),
+	sato.do("open console", cdp.Navigate(satoURL+"/"), cdp.WaitVisible(css("#login-form input[name=username]")),
 		setSelect("#lang-select", "ja"), waitText("#login-title", "ログイン"))
 	login(sato, "sato", satoPW)
 	changePassword(sato, satoPW, "sato-new-password-0110")
-	sato.do("compose page", cdp.Navigate(a.URL()+"/#/compose"), cdp.WaitVisible(css("#compose-form")))
+	sato.do("compose page", cdp.Navigate(satoURL+"/#/compose"), cdp.WaitVisible(css("#compose-form")))
 	sato.do("target Tokyo", cdp.Click(css(`input[type=checkbox][value="13"]`)),
 		waitJS(fmt.Sprintf(`document.querySelector('#target-count').dataset.devices === '%d'`, tokyoDisplays)))
 	sato.do("type a bad phone number",
@@ -210,6 +215,13 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 		t.Errorf("content guard message next to the body says %q", bodyErr)
 	}
 	sato.shot("content-guard")
+
+	proxy.Cut()
+	sato.do("connection lost", cdp.WaitVisible(css(".banner-warn")))
+	proxy.Restore()
+	sato.do("reconnected", waitText("#banner", "再接続しました"),
+		waitJS(`document.querySelector('input[name=headline-ja]').value === '警察を名乗る電話に注意'`),
+		cdp.WaitVisible(css(`textarea[name=body-ja][aria-invalid=true]`)))
 	sato.do("fix the body",
 		clearField("textarea[name=body-ja]"),
 		cdp.SendKeys(css("textarea[name=body-ja]"), "末尾が0110の番号から警察を名乗る電話がかかっています。ATMの操作を求める電話は詐欺です。"),
@@ -305,7 +317,7 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 
 	// ---- campaign slide: the image type is checked before upload; a PNG
 	// is uploaded and the slide created
-	sato.do("campaigns page", cdp.Navigate(a.URL()+"/#/campaigns"), cdp.WaitVisible(css("#camp-new")))
+	sato.do("campaigns page", cdp.Navigate(satoURL+"/#/campaigns"), cdp.WaitVisible(css("#camp-new")))
 	dir := t.TempDir()
 	notImage := filepath.Join(dir, "notes.txt")
 	writeFile(t, notImage, []byte("this is not an image"))
@@ -339,7 +351,7 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	capFile := filepath.Join(dir, "warning.xml")
 	now := time.Now().UTC()
 	writeFile(t, capFile, []byte(fmt.Sprintf(capAlert, now.Add(24*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))))
-	sato.do("import CAP", cdp.Navigate(a.URL()+"/#/compose"), cdp.WaitVisible(css("#cap-file")),
+	sato.do("import CAP", cdp.Navigate(satoURL+"/#/compose"), cdp.WaitVisible(css("#cap-file")),
 		cdp.SetUploadFiles(css("#cap-file"), []string{capFile}),
 		waitJS(`location.hash.startsWith('#/alert/')`), cdp.WaitVisible(css(`[data-state="draft"]`)),
 		waitText("main", "渋谷警察署を名乗る電話に注意"))
