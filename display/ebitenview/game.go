@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -23,7 +24,9 @@ var (
 // frame is one rendered screen.
 type frame struct {
 	s        display.Screen
-	rgba     *image.RGBA
+	rgba     *image.RGBA // as presented (rotated); dropped once the frame check has passed
+	size     image.Point // of rgba
+	bg       color.RGBA  // its top-left pixel: fills the edge the drift uncovers
 	img      *ebiten.Image
 	hash     string
 	fallback bool  // the standing warning shown because s failed
@@ -99,7 +102,7 @@ func (g *game) Update() error {
 	}
 	now := g.now()
 	// The screen size changed (or first frame): render again at the new size.
-	if g.cur == nil || g.cur.rgba.Rect.Dx() != g.w || g.cur.rgba.Rect.Dy() != g.h {
+	if g.cur == nil || g.cur.size != image.Pt(g.w, g.h) {
 		s := display.StandingScreen()
 		if g.cur != nil {
 			s = g.cur.s
@@ -115,7 +118,9 @@ func (g *game) Update() error {
 
 	g.p.mu.Lock()
 	req := g.p.pending
-	if req != nil && now-g.lastSwitch >= MinSwitchInterval && !g.fading(now) {
+	// The next screen waits for the anti-flash interval, the end of the
+	// fade, and the check of the frame now shown (whose Show is waiting).
+	if req != nil && now-g.lastSwitch >= MinSwitchInterval && !g.fading(now) && !g.checkDue && !g.verifyNow {
 		g.p.pending = nil
 	} else {
 		req = nil
@@ -196,7 +201,8 @@ func (g *game) render(s display.Screen) *frame {
 	}
 	f.hash = display.FrameHash(rgba) // what was rendered, before rotation
 	f.rgba = rotate(rgba, g.p.o.Rotation)
-	f.img = ebiten.NewImageFromImage(rgba)
+	f.size, f.bg = f.rgba.Rect.Size(), f.rgba.RGBAAt(0, 0)
+	f.img = upload(f.rgba)
 	return f
 }
 
@@ -237,7 +243,7 @@ func (g *game) setTicker(text string) {
 		return
 	}
 	g.tickerText, g.tickerRGBA = text, rgba
-	g.ticker = ebiten.NewImageFromImage(rgba)
+	g.ticker = upload(rgba)
 	g.tickerX = float64(g.w)
 	g.tickerLast = g.now()
 }
@@ -256,25 +262,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 	}
 	g.dirty = false
 	now := g.now()
-	if g.drift != (image.Point{}) {
-		screen.Fill(g.cur.rgba.RGBAAt(0, 0))
-	}
-	op := &ebiten.DrawImageOptions{}
-	op.GeoM.Translate(float64(g.drift.X), float64(g.drift.Y))
-	fading := g.fading(now)
-	if fading {
-		screen.DrawImage(g.prev.img, op)
-		t := float64(now-g.fadeStart) / float64(g.p.o.Fade)
-		op.ColorScale.ScaleAlpha(float32(clamp01(t)))
-		g.dirty = true // keep drawing until the fade ends
-	} else if g.prev != nil {
-		g.dispose(g.prev)
-		g.prev = nil
-	}
-	screen.DrawImage(g.cur.img, op)
-	if g.ticker != nil {
-		g.drawTicker(screen)
-	}
+	fading := g.compose(screen, now)
 	if !fading {
 		g.presented = true
 	}
@@ -309,6 +297,55 @@ func (g *game) drawTicker(screen *ebiten.Image) {
 	}
 }
 
+// compose draws the current picture: the fade, the drift offset, the
+// ticker. It reports whether a fade is in progress.
+func (g *game) compose(screen *ebiten.Image, now time.Duration) bool {
+	if g.drift != (image.Point{}) {
+		screen.Fill(g.cur.bg)
+	}
+	op := &ebiten.DrawImageOptions{}
+	op.GeoM.Translate(float64(g.drift.X), float64(g.drift.Y))
+	fading := g.fading(now)
+	if fading {
+		screen.DrawImage(g.prev.img, op)
+		t := float64(now-g.fadeStart) / float64(g.p.o.Fade)
+		op.ColorScale.ScaleAlpha(float32(clamp01(t)))
+		g.dirty = true // keep drawing until the fade ends
+	} else if g.prev != nil {
+		g.dispose(g.prev)
+		g.prev = nil
+	}
+	screen.DrawImage(g.cur.img, op)
+	if g.ticker != nil {
+		g.drawTicker(screen)
+	}
+	return fading
+}
+
+// upload copies img to a new GPU image in bands, so Ebiten's staging
+// buffer is a band, not a second full frame held in its pool.
+func upload(img *image.RGBA) *ebiten.Image {
+	b := img.Bounds()
+	out := ebiten.NewImage(b.Dx(), b.Dy())
+	const band = 64
+	for y := b.Min.Y; y < b.Max.Y; y += band {
+		r := image.Rect(b.Min.X, y, b.Max.X, min(y+band, b.Max.Y))
+		sub := img.SubImage(r).(*image.RGBA)
+		pix := sub.Pix
+		if sub.Stride != 4*r.Dx() {
+			pix = make([]byte, 0, 4*r.Dx()*r.Dy())
+			for yy := r.Min.Y; yy < r.Max.Y; yy++ {
+				i := img.PixOffset(r.Min.X, yy)
+				pix = append(pix, img.Pix[i:i+4*r.Dx()]...)
+			}
+		} else {
+			pix = pix[:4*r.Dx()*r.Dy()]
+		}
+		out.SubImage(r.Sub(b.Min)).(*ebiten.Image).WritePixels(pix)
+	}
+	return out
+}
+
 // check is the frame watchdog: it reads back the presented frame and
 // compares it with the renderer's pixels (where the ticker and drift leave
 // them in place). A frame of one colour, or one that is not what was
@@ -321,6 +358,14 @@ func (g *game) check(screen *ebiten.Image) {
 	pix := make([]byte, 4*g.w*g.h)
 	screen.ReadPixels(pix)
 	reason := frameFault(pix, g.cur.rgba, g.drift, g.tickerBand())
+	pix = nil
+	// Memory: the rendered pixels are not needed once checked (a later
+	// frame of this screen is drawn from the GPU copy), and Ebiten keeps a
+	// CPU copy of a read-back image until it is drawn to again: draw the
+	// same frame once more to drop it, and give the pages back to the OS.
+	g.cur.rgba = nil
+	g.compose(screen, g.now())
+	debug.FreeOSMemory()
 	if reason == "" {
 		g.resolve(nil)
 		return
