@@ -316,6 +316,7 @@ type conn struct {
 	out      chan []byte // responses and session events: never dropped
 	pushes   chan []byte // stream events: dropped (with resync) when full
 	inflight chan struct{}
+	rearm    chan struct{} // the session ended: start the auth deadline again
 	handlers sync.WaitGroup
 	bg       sync.WaitGroup // writer, pusher, session watcher
 	reads    atomic.Uint64  // frames (and pongs) received from the client
@@ -343,6 +344,7 @@ func (s *Server) newConn(ws *websocket.Conn, remote string) *conn {
 		out:      make(chan []byte, 64),
 		pushes:   make(chan []byte, s.opt.PushQueue),
 		inflight: make(chan struct{}, s.opt.MaxInFlight),
+		rearm:    make(chan struct{}, 1),
 		subs:     map[string]map[string]bool{},
 	}
 	return c
@@ -367,10 +369,8 @@ func (c *conn) run() {
 	c.mu.Lock()
 	authed := c.authed
 	c.mu.Unlock()
-	if !authed {
-		c.bg.Add(1)
-		go c.authDeadline()
-	}
+	c.bg.Add(1)
+	go c.authDeadline(!authed)
 	c.reader()
 	c.shutdown(websocket.CloseNormalClosure, "")
 	c.handlers.Wait()
@@ -378,20 +378,54 @@ func (c *conn) run() {
 	c.ws.Close()
 }
 
-func (c *conn) authDeadline() {
+// authDeadline closes the connection when it has been without a session
+// for AuthTimeout: after connecting, and again after a logout or the end of
+// its session.
+func (c *conn) authDeadline(armed bool) {
 	defer c.bg.Done()
-	t := c.s.clk.NewTimer(c.s.opt.AuthTimeout)
-	defer t.Stop()
-	select {
-	case <-c.ctx.Done():
-	case <-t.C():
-		c.mu.Lock()
-		authed := c.authed || c.sessionGen > 0
-		c.mu.Unlock()
-		if !authed {
-			c.s.log.Info("admin websocket closed: no login in time", "remote", c.remote)
-			c.shutdown(websocket.ClosePolicyViolation, "not authenticated in time")
+	var t clock.Timer
+	var fire <-chan time.Time
+	arm := func() {
+		if t == nil {
+			t = c.s.clk.NewTimer(c.s.opt.AuthTimeout)
+		} else {
+			t.Reset(c.s.opt.AuthTimeout)
 		}
+		fire = t.C()
+	}
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	if armed {
+		arm()
+	}
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-c.rearm:
+			arm()
+		case <-fire:
+			fire = nil
+			c.mu.Lock()
+			authed := c.authed
+			c.mu.Unlock()
+			if !authed {
+				c.s.log.Info("admin websocket closed: no session in time", "remote", c.remote)
+				c.shutdown(websocket.ClosePolicyViolation, "not authenticated in time")
+				return
+			}
+		}
+	}
+}
+
+// unauthenticated starts the authentication deadline again.
+func (c *conn) unauthenticated() {
+	select {
+	case c.rearm <- struct{}{}:
+	default:
 	}
 }
 
@@ -654,6 +688,7 @@ func (c *conn) setSession(token string, actor central.Actor, sess *central.Sessi
 		c.mu.Unlock()
 		if current {
 			c.sendEvent("session", map[string]string{"state": reason()})
+			c.unauthenticated()
 		}
 	}()
 }
@@ -664,6 +699,7 @@ func (c *conn) clearSession() {
 	c.subs = map[string]map[string]bool{}
 	c.sessionGen++
 	c.mu.Unlock()
+	c.unauthenticated()
 }
 
 func (c *conn) session() (token string, actor central.Actor, authed, mustChange bool) {

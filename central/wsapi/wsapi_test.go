@@ -100,7 +100,9 @@ func TestUnauthenticated(t *testing.T) {
 	}
 	wantCode(t, c.Call(ctx(t), "auth.resume", map[string]string{"token": "nope"}, nil), "unauthorized")
 	// No login within the deadline: the server closes the connection.
-	e.clk.BlockUntil(base+2, nil) // ping ticker + auth timer
+	if !e.clk.BlockUntil(base+2, ctx(t).Done()) { // ping ticker + auth timer
+		t.Fatal("timers not armed")
+	}
 	e.clk.Advance(30 * time.Second)
 	select {
 	case <-c.Done():
@@ -425,6 +427,16 @@ func TestSessionEnds(t *testing.T) {
 	}
 	wantCode(t, b.Call(ctx(t), "alerts.list", nil, nil), "unauthorized")
 	wantCode(t, a.Call(ctx(t), "alerts.list", nil, nil), "unauthorized")
+	// Without a session again, both get the authentication deadline again
+	// (their timers were armed at connect and are re-armed, not added).
+	e.clk.Advance(30 * time.Second)
+	for _, x := range []*wsclient.Client{a, b} {
+		select {
+		case <-x.Done():
+		case <-ctx(t).Done():
+			t.Fatal("logged-out connection not closed after the auth timeout")
+		}
+	}
 
 	// Idle expiry on the injected clock.
 	c := e.login("view1")
@@ -615,7 +627,9 @@ func TestPingTimeout(t *testing.T) {
 			}
 		}
 	}()
-	e.clk.BlockUntil(base+1, nil) // its ping ticker
+	if !e.clk.BlockUntil(base+1, ctx(t).Done()) { // its ping ticker
+		t.Fatal("ping ticker not armed")
+	}
 	e.clk.Advance(30 * time.Second)
 	select {
 	case <-pings: // first interval: pinged
