@@ -532,6 +532,24 @@ func TestCAPOverAPI(t *testing.T) {
 	if res.MsgType != "Alert" || res.Alert.State != central.StateDraft || len(res.Alert.Texts) != 2 || res.Alert.Texts[0].Lang != "ja" {
 		t.Fatalf("import %+v", res)
 	}
+	// An Update from the same sender becomes a new draft that names the
+	// alert it replaces.
+	upd := strings.Replace(alertXML, "<msgType>Alert</msgType>", "<msgType>Update</msgType>", 1)
+	upd = strings.Replace(upd, "<identifier>JP-MPD-FRAUD-2026-1122-001</identifier>", "<identifier>JP-MPD-FRAUD-2026-1122-001-U1</identifier>", 1)
+	upd = strings.Replace(upd, "<scope>Public</scope>", "<scope>Public</scope>\n  <references>fraud-alerts@keishicho.metro.tokyo.lg.jp,JP-MPD-FRAUD-2026-1122-001,2026-11-22T10:00:00+09:00</references>", 1)
+	upd = strings.Replace(upd, "<headline>新宿警察署を名乗る詐欺電話に注意</headline>", "<headline>新宿・渋谷の警察署を名乗る詐欺電話に注意</headline>", 1)
+	var u struct {
+		Alert      central.Alert `json:"alert"`
+		MsgType    string        `json:"msg_type"`
+		References []string      `json:"references"`
+	}
+	if err := pub.Call(ctx(t), "alerts.import_cap", map[string]string{"xml": upd}, &u); err != nil {
+		t.Fatal(err)
+	}
+	if u.MsgType != "Update" || u.Alert.ID == res.Alert.ID || u.Alert.State != central.StateDraft ||
+		len(u.References) != 1 || u.References[0] != res.Alert.ID || !strings.Contains(u.Alert.Texts[0].Headline, "渋谷") {
+		t.Fatalf("update import %+v (original %s)", u, res.Alert.ID)
+	}
 	// A later Cancel from the same sender finds the imported alert.
 	var c struct {
 		Alert      central.Alert `json:"alert"`
