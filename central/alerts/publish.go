@@ -220,9 +220,11 @@ func (s *Service) commit(ctx context.Context, change func(tx *store.Tx, now time
 // scope that carries an alert or item that has since expired.
 func (s *Service) Reissue(ctx context.Context, all bool) error {
 	var published int
+	var expired []central.Change
 	err := s.commit(ctx, func(tx *store.Tx, now time.Time) ([]wire.Scope, func(*store.Tx) (*central.AuditEntry, error), error) {
 		due := map[wire.Scope]bool{}
-		if err := s.expireTx(tx, now, due); err != nil {
+		var err error
+		if expired, err = s.expireTx(tx, now, due); err != nil {
 			return nil, nil, err
 		}
 		if err := tx.Scopes(func(st *store.ScopeState) error {
@@ -248,12 +250,17 @@ func (s *Service) Reissue(ctx context.Context, all bool) error {
 	if published > 0 {
 		s.log.Info("re-issued snapshots", "scopes", published, "err", err)
 	}
+	if err == nil || errors.Is(err, central.ErrUnavailable) {
+		for _, c := range expired {
+			s.notify(c)
+		}
+	}
 	return err
 }
 
 // expireTx moves live content past its expiry to the expired state and
 // marks its scopes due.
-func (s *Service) expireTx(tx *store.Tx, now time.Time, due map[wire.Scope]bool) error {
+func (s *Service) expireTx(tx *store.Tx, now time.Time, due map[wire.Scope]bool) (changes []central.Change, err error) {
 	var expired []*central.Alert
 	if err := tx.Alerts(func(a *central.Alert) error {
 		if a.State.Live() && !now.Before(a.Expires) {
@@ -262,20 +269,21 @@ func (s *Service) expireTx(tx *store.Tx, now time.Time, due map[wire.Scope]bool)
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	for _, a := range expired {
 		a.State = central.StateExpired
 		a.UpdatedAt = now
 		if err := tx.PutAlert(a); err != nil {
-			return err
+			return nil, err
 		}
 		for _, sc := range a.Target.Scopes() {
 			due[sc] = true
 		}
 		if _, err := s.cfg.Audit.RecordTx(tx, central.System, "alert.expire", "alert/"+a.ID, map[string]any{"version": a.Version}); err != nil {
-			return err
+			return nil, err
 		}
+		changes = append(changes, central.Change{Kind: central.ChangeAlert, Alert: a})
 	}
 	var items []*central.CampaignItem
 	if err := tx.CampaignItems(func(c *central.CampaignItem) error {
@@ -285,22 +293,23 @@ func (s *Service) expireTx(tx *store.Tx, now time.Time, due map[wire.Scope]bool)
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	for _, c := range items {
 		c.State = central.StateExpired
 		c.UpdatedAt = now
 		if err := tx.PutCampaignItem(c); err != nil {
-			return err
+			return nil, err
 		}
 		for _, sc := range c.Target.Scopes() {
 			due[sc] = true
 		}
 		if _, err := s.cfg.Audit.RecordTx(tx, central.System, "campaign.expire", "campaign/"+c.ID, map[string]any{"version": c.Version}); err != nil {
-			return err
+			return nil, err
 		}
+		changes = append(changes, central.Change{Kind: central.ChangeCampaign, Campaign: c})
 	}
-	return nil
+	return changes, nil
 }
 
 // nextWake is when the re-issuer must next look: the earliest half-life of
