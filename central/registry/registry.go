@@ -73,7 +73,7 @@ type Registry struct {
 	mu       sync.RWMutex
 	devs     map[string]*central.Device
 	pwHash   map[string][]byte
-	ids      []string // sorted
+	list     []*central.Device // the same devices as devs, sorted by id (paging without map lookups)
 	byPref   map[string]*central.FleetCount
 	byBranch map[string]*central.FleetCount
 	online   int
@@ -147,7 +147,7 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load registry: %w", err)
 	}
-	sort.Strings(r.ids)
+	sort.Slice(r.list, func(i, j int) bool { return r.list[i].ID < r.list[j].ID })
 	return r, nil
 }
 
@@ -209,22 +209,29 @@ func bump(c *central.FleetCount, online bool, sign int) {
 	}
 }
 
+// addLocked is for loading: list is sorted once afterwards.
 func (r *Registry) addLocked(d *central.Device) {
 	if old, ok := r.devs[d.ID]; ok {
 		r.count(old, -1)
 	} else {
-		r.ids = append(r.ids, d.ID)
+		r.list = append(r.list, d)
 	}
 	r.devs[d.ID] = d
 	r.count(d, +1)
 }
 
-// insertID keeps ids sorted after adding one.
-func (r *Registry) insertIDLocked(id string) {
-	i := sort.SearchStrings(r.ids, id)
-	r.ids = append(r.ids, "")
-	copy(r.ids[i+1:], r.ids[i:])
-	r.ids[i] = id
+// setLocked stores d (a new copy; stored devices are never modified in
+// place, so pages handed out stay consistent) in devs and the sorted list.
+func (r *Registry) setLocked(d *central.Device) {
+	i := sort.Search(len(r.list), func(i int) bool { return r.list[i].ID >= d.ID })
+	if i < len(r.list) && r.list[i].ID == d.ID {
+		r.list[i] = d
+	} else {
+		r.list = append(r.list, nil)
+		copy(r.list[i+1:], r.list[i:])
+		r.list[i] = d
+	}
+	r.devs[d.ID] = d
 }
 
 // ---- credentials
@@ -296,13 +303,9 @@ func (r *Registry) Registered(id string, db *store.DB) error {
 		old := r.devs[id]
 		d.Online, d.LastSeen, d.Screen, d.AgentVersion = old.Online, old.LastSeen, old.Screen, old.AgentVersion
 		r.count(old, -1)
-		r.devs[id] = &d
-		r.count(&d, +1)
-	} else {
-		r.devs[id] = &d
-		r.count(&d, +1)
-		r.insertIDLocked(id)
 	}
+	r.setLocked(&d)
+	r.count(&d, +1)
 	r.pwHash[id] = h
 	r.mu.Unlock()
 	r.cfg.Hub.Publish(central.Change{Kind: central.ChangeDevice, Time: r.cfg.Clock.Now(), Device: &d})
@@ -430,8 +433,6 @@ func (r *Registry) applyStatus(st *wire.Status, at time.Time) {
 	if ok {
 		d = *old
 		r.count(old, -1)
-	} else {
-		r.insertIDLocked(st.Device)
 	}
 	d.Online = st.State == wire.StateOnline
 	d.LastSeen = at
@@ -448,7 +449,7 @@ func (r *Registry) applyStatus(st *wire.Status, at time.Time) {
 		// An offline display shows nothing we know of any more.
 		d.Screen = ""
 	}
-	r.devs[st.Device] = &d
+	r.setLocked(&d)
 	r.count(&d, +1)
 	r.dirtyDevs[d.ID] = true
 	r.fleetDirty = true
@@ -471,7 +472,7 @@ func (r *Registry) applyEvent(ev *wire.Event, at time.Time) {
 	if d, ok := r.devs[ev.Device]; ok {
 		d2 := *d
 		d2.LastSeen = at
-		r.devs[ev.Device] = &d2
+		r.setLocked(&d2)
 		r.dirtyDevs[ev.Device] = true
 	}
 	var alerts []string
@@ -636,8 +637,7 @@ func (r *Registry) List(ctx context.Context, actor central.Actor, q central.Devi
 	page := &central.DevicePage{Devices: []central.Device{}}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	for _, id := range r.ids {
-		d := r.devs[id]
+	for _, d := range r.list {
 		if q.Pref != "" && d.Pref != q.Pref || q.Branch != "" && d.Branch != q.Branch || q.Online != nil && d.Online != *q.Online {
 			continue
 		}
@@ -793,7 +793,7 @@ func (r *Registry) SaveScreenshot(id string, png []byte) error {
 	if old, ok := r.devs[id]; ok {
 		d = *old
 		d.Screenshot = now
-		r.devs[id] = &d
+		r.setLocked(&d)
 	}
 	r.mu.Unlock()
 	if d.ID != "" {

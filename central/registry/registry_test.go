@@ -193,3 +193,58 @@ func BenchmarkIngest(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFleet100k is what the console asks of a 100,000-device fleet:
+// the summary with one prefecture's branches, a filtered page deep in the
+// list, and a search.
+func BenchmarkFleet100k(b *testing.B) {
+	r, _, _ := newRegistry(b)
+	for i := 0; i < 100000; i++ {
+		id := fmt.Sprintf("atm-%06d", i)
+		state := wire.StateOnline
+		if i%7 == 0 {
+			state = wire.StateOffline
+		}
+		r.Handle(wire.StatusTopic(id), status(id, fmt.Sprintf("br-%04d", i%2000), fmt.Sprintf("%02d", 1+i%47), state, "standing"))
+		if i%8192 == 0 {
+			r.Sync()
+		}
+	}
+	if err := r.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	viewer := central.Actor{UserID: "v", Role: central.RoleViewer}
+	on := false
+	b.Run("summary", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			f, _ := r.Fleet(ctx, viewer, central.FleetQuery{Pref: "13"})
+			if f.Total != 100000 {
+				b.Fatal(f.Total)
+			}
+		}
+	})
+	b.Run("page", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			p, _ := r.List(ctx, viewer, central.DeviceQuery{Pref: "13", Online: &on, Offset: 200, Limit: 50})
+			if len(p.Devices) != 50 {
+				b.Fatal(len(p.Devices))
+			}
+		}
+	})
+	b.Run("search", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			p, _ := r.List(ctx, viewer, central.DeviceQuery{Search: "br-0042", Limit: 50})
+			if p.Total != 50 {
+				b.Fatal(p.Total)
+			}
+		}
+	})
+	b.Run("count-target", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if n, _ := r.CountTarget(central.Target{Prefs: []string{"13", "14"}}); n == 0 {
+				b.Fatal(n)
+			}
+		}
+	})
+}
