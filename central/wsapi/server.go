@@ -332,6 +332,7 @@ type conn struct {
 	expires    time.Time
 	authed     bool
 	sessionGen int                        // bumps on every login/logout: stale watchers ignore their end
+	stopWatch  context.CancelFunc         // stops the current session's watcher
 	subs       map[string]map[string]bool // stream -> alert ids ("" = all)
 	pushing    bool
 	dropped    bool
@@ -661,6 +662,11 @@ func (c *conn) setSession(token string, actor central.Actor, sess *central.Sessi
 	}
 	c.sessionGen++
 	gen := c.sessionGen
+	if c.stopWatch != nil {
+		c.stopWatch() // the previous session's watcher
+	}
+	wctx, stop := context.WithCancel(c.ctx)
+	c.stopWatch = stop
 	c.mu.Unlock()
 	w, ok := c.s.svc.Users.(sessionWatcher)
 	if !ok {
@@ -674,7 +680,7 @@ func (c *conn) setSession(token string, actor central.Actor, sess *central.Sessi
 	go func() {
 		defer c.bg.Done()
 		select {
-		case <-c.ctx.Done():
+		case <-wctx.Done():
 			return
 		case <-done:
 		}
@@ -698,6 +704,10 @@ func (c *conn) clearSession() {
 	c.authed, c.token = false, ""
 	c.subs = map[string]map[string]bool{}
 	c.sessionGen++
+	if c.stopWatch != nil {
+		c.stopWatch()
+		c.stopWatch = nil
+	}
 	c.mu.Unlock()
 	c.unauthenticated()
 }
