@@ -30,16 +30,24 @@ func main() {
 	}
 }
 
-const usage = `usage: central serve --data DIR --http ADDR (--mqtt ADDR | --broker-url URL) [flags]
+const usage = `usage:
+  central serve --data DIR --http ADDR (--mqtt ADDR | --broker-url URL) [flags]
+  central keys list|rotate --data DIR [--purpose signing|provisioning]
+  central keys remove KID --data DIR [--purpose signing|provisioning]
 
-Run central: the embedded MQTT broker (or an external one), the console and
-admin API, the HTTP API for displays. See docs/CENTRAL.md.
+serve runs central: the embedded MQTT broker (or an external one), the
+console and admin API, the HTTP API for displays. keys manages the signing
+and provisioning keys (stop central first: it reads them at start).
+See docs/CENTRAL.md.
 `
 
 func run(args []string) error {
+	if len(args) > 0 && args[0] == "keys" {
+		return runKeys(args[1:])
+	}
 	if len(args) == 0 || args[0] != "serve" {
 		fmt.Fprint(os.Stderr, usage)
-		return errors.New("unknown or missing command (want: serve)")
+		return errors.New("unknown or missing command (want: serve or keys)")
 	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
@@ -120,5 +128,65 @@ func run(args []string) error {
 	}
 	<-ctx.Done()
 	fmt.Println("central: shutting down")
+	return nil
+}
+
+func runKeys(args []string) error {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return errors.New("keys: want list, rotate or remove")
+	}
+	cmd, args := args[0], args[1:]
+	var kid string
+	if cmd == "remove" {
+		if len(args) == 0 {
+			return errors.New("keys remove: which key id?")
+		}
+		kid, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
+	data := fs.String("data", "", "data directory; required")
+	purpose := fs.String("purpose", "signing", "signing or provisioning")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return errors.New("keys: --data is required")
+	}
+	p := keys.Purpose(*purpose)
+	if p != keys.Signing && p != keys.Provisioning {
+		return fmt.Errorf("keys: --purpose %q is not signing or provisioning", *purpose)
+	}
+	if _, err := os.Stat(filepath.Join(*data, "keys", "keys.json")); err != nil {
+		return fmt.Errorf("keys: no keys in %s (central serve creates them at first start): %w", *data, err)
+	}
+	ring, _, err := keys.Load(filepath.Join(*data, "keys"), time.Now)
+	if err != nil {
+		return err
+	}
+	switch cmd {
+	case "list":
+	case "rotate":
+		newKid, err := ring.Rotate(p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("new active %s key %s; the old one stays listed until you remove it\n", p, newKid)
+	case "remove":
+		if err := ring.Remove(p, kid); err != nil {
+			return err
+		}
+		fmt.Printf("removed %s key %s\n", p, kid)
+	default:
+		return fmt.Errorf("keys: unknown command %q", cmd)
+	}
+	active := ring.Signer(p).KeyID()
+	for _, k := range ring.Keys(p) {
+		state := "retired " + k.Retired.Format(time.RFC3339)
+		if k.KeyID == active {
+			state = "active"
+		}
+		fmt.Printf("%s %s  created %s  %s  %s\n", p, k.KeyID, k.Created.Format(time.RFC3339), state, filepath.Join(ring.Dir(), k.File))
+	}
 	return nil
 }
