@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -723,5 +724,38 @@ func TestActionLog(t *testing.T) {
 		if !found {
 			t.Errorf("no log line like %+v in:\n%s", w, buf.String())
 		}
+	}
+}
+
+// TestConcurrentCalls: many requests in flight on one connection are each
+// answered once, matched by id, though out of order.
+func TestConcurrentCalls(t *testing.T) {
+	e := newEnv(t, wsapi.Options{MaxInFlight: 4})
+	c := e.login("pub1")
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for i := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var r struct {
+				User central.User `json:"user"`
+			}
+			if i%2 == 0 {
+				if err := c.Call(ctx(t), "auth.whoami", nil, &r); err != nil || r.User.Name != "pub1" {
+					errs <- fmt.Errorf("whoami %d: %+v %v", i, r, err)
+				}
+				return
+			}
+			var cnt central.TargetCount
+			if err := c.Call(ctx(t), "targets.count", map[string]any{"target": central.Target{Branches: []string{fmt.Sprintf("b-%d", i)}}}, &cnt); err != nil || cnt.NeedsApproval {
+				errs <- fmt.Errorf("count %d: %+v %v", i, cnt, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
