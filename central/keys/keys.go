@@ -137,6 +137,34 @@ func (r *Ring) loadPrivate(k KeyInfo) (*wire.Signer, error) {
 // generate makes a new key for p, writes its file and makes it active.
 // Caller holds mu (or has exclusive access) and saves the index.
 func (r *Ring) generate(p Purpose) (string, error) {
+	kid, err := r.generateListed(p)
+	if err != nil {
+		return "", err
+	}
+	r.activateLocked(p, kid)
+	return kid, nil
+}
+
+// activateLocked makes kid the active key for p and marks the previous one retired.
+func (r *Ring) activateLocked(p Purpose, kid string) {
+	now := r.now().UTC()
+	if old := r.idx.Active[p]; old != "" && old != kid {
+		for i := range r.idx.Keys[p] {
+			if r.idx.Keys[p][i].KeyID == old {
+				r.idx.Keys[p][i].Retired = now
+			}
+		}
+	}
+	for i := range r.idx.Keys[p] {
+		if r.idx.Keys[p][i].KeyID == kid {
+			r.idx.Keys[p][i].Retired = time.Time{}
+		}
+	}
+	r.idx.Active[p] = kid
+}
+
+// generateListed makes a new key for p and lists it without activating it.
+func (r *Ring) generateListed(p Purpose) (string, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return "", fmt.Errorf("generate %s key: %w", p, err)
@@ -153,16 +181,7 @@ func (r *Ring) generate(p Purpose) (string, error) {
 	if err := writeFileAtomic(filepath.Join(r.dir, file), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		return "", fmt.Errorf("write %s key: %w", p, err)
 	}
-	now := r.now().UTC()
-	if old := r.idx.Active[p]; old != "" {
-		for i := range r.idx.Keys[p] {
-			if r.idx.Keys[p][i].KeyID == old {
-				r.idx.Keys[p][i].Retired = now
-			}
-		}
-	}
-	r.idx.Keys[p] = append(r.idx.Keys[p], KeyInfo{KeyID: s.KeyID(), PublicKey: s.PublicKey(), File: file, Created: now})
-	r.idx.Active[p] = s.KeyID()
+	r.idx.Keys[p] = append(r.idx.Keys[p], KeyInfo{KeyID: s.KeyID(), PublicKey: s.PublicKey(), File: file, Created: r.now().UTC()})
 	r.signers[s.KeyID()] = s
 	return s.KeyID(), nil
 }
@@ -239,7 +258,42 @@ func (r *Ring) Keys(p Purpose) []KeyInfo {
 	return append([]KeyInfo(nil), r.idx.Keys[p]...)
 }
 
-// Rotate makes a new active key for p; the old one stays listed (retired).
+// Add makes a new key for p and lists it without making it active: new
+// device configs pin it (PublicKeys) while snapshots are still signed with
+// the active key. Activate it once the fleet's configs list it.
+func (r *Ring) Add(p Purpose) (string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	kid, err := r.generateListed(p)
+	if err != nil {
+		return "", err
+	}
+	return kid, r.save()
+}
+
+// Activate makes a listed key the active one; the previous key stays listed
+// (retired) so what it signed still verifies.
+func (r *Ring) Activate(p Purpose, kid string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.signers[kid] == nil || !r.listed(p, kid) {
+		return fmt.Errorf("activate %s key %s: not listed", p, kid)
+	}
+	r.activateLocked(p, kid)
+	return r.save()
+}
+
+func (r *Ring) listed(p Purpose, kid string) bool {
+	for _, k := range r.idx.Keys[p] {
+		if k.KeyID == kid {
+			return true
+		}
+	}
+	return false
+}
+
+// Rotate is Add + Activate in one step (for a key whose verifiers learn
+// new keys by other means, or in an emergency); the old key stays listed.
 func (r *Ring) Rotate(p Purpose) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

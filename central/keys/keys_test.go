@@ -76,6 +76,33 @@ func TestFirstStartReloadRotate(t *testing.T) {
 	}
 }
 
+func TestAddThenActivate(t *testing.T) {
+	r, _, err := keys.Load(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := r.Signer(keys.Signing).KeyID()
+	kid, err := r.Add(keys.Signing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Signer(keys.Signing).KeyID() != old || len(r.PublicKeys(keys.Signing)) != 2 || wire.KeyID(r.PublicKeys(keys.Signing)[0]) != old {
+		t.Fatal("Add changed the active key or did not list the new one")
+	}
+	if err := r.Activate(keys.Signing, "0000000000000000"); err == nil {
+		t.Fatal("activated an unlisted key")
+	}
+	if err := r.Activate(keys.Provisioning, kid); err == nil {
+		t.Fatal("activated a signing key as provisioning key")
+	}
+	if err := r.Activate(keys.Signing, kid); err != nil {
+		t.Fatal(err)
+	}
+	if r.Signer(keys.Signing).KeyID() != kid || wire.KeyID(r.PublicKeys(keys.Signing)[0]) != kid {
+		t.Fatal("activate did not switch")
+	}
+}
+
 func TestRefusesReadableKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	r, _, err := keys.Load(dir, now)

@@ -32,8 +32,8 @@ func main() {
 
 const usage = `usage:
   central serve --data DIR --http ADDR (--mqtt ADDR | --broker-url URL) [flags]
-  central keys list|rotate --data DIR [--purpose signing|provisioning]
-  central keys remove KID --data DIR [--purpose signing|provisioning]
+  central keys list|add|rotate --data DIR [--purpose signing|provisioning]
+  central keys activate|remove KID --data DIR [--purpose signing|provisioning]
 
 serve runs central: the embedded MQTT broker (or an external one), the
 console and admin API, the HTTP API for displays. keys manages the signing
@@ -134,11 +134,11 @@ func run(args []string) error {
 func runKeys(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		return errors.New("keys: want list, rotate or remove")
+		return errors.New("keys: want list, add, activate, rotate or remove")
 	}
 	cmd, args := args[0], args[1:]
 	var kid string
-	if cmd == "remove" {
+	if cmd == "remove" || cmd == "activate" {
 		if len(args) == 0 {
 			return errors.New("keys remove: which key id?")
 		}
@@ -166,6 +166,17 @@ func runKeys(args []string) error {
 	}
 	switch cmd {
 	case "list":
+	case "add":
+		newKid, err := ring.Add(p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("added %s key %s (listed, not active): enroll/re-sign device configs, then 'central keys activate %s'\n", p, newKid, newKid)
+	case "activate":
+		if err := ring.Activate(p, kid); err != nil {
+			return err
+		}
+		fmt.Printf("%s key %s is now active; the previous one stays listed until you remove it\n", p, kid)
 	case "rotate":
 		newKid, err := ring.Rotate(p)
 		if err != nil {
@@ -182,9 +193,12 @@ func runKeys(args []string) error {
 	}
 	active := ring.Signer(p).KeyID()
 	for _, k := range ring.Keys(p) {
-		state := "retired " + k.Retired.Format(time.RFC3339)
-		if k.KeyID == active {
+		state := "listed"
+		switch {
+		case k.KeyID == active:
 			state = "active"
+		case !k.Retired.IsZero():
+			state = "retired " + k.Retired.Format(time.RFC3339)
 		}
 		fmt.Printf("%s %s  created %s  %s  %s\n", p, k.KeyID, k.Created.Format(time.RFC3339), state, filepath.Join(ring.Dir(), k.File))
 	}
