@@ -61,6 +61,7 @@ type Options struct {
 	AllowedOrigins  []string
 	MaxMessageBytes int64         // 6 MiB: larger frames get too_large and are skipped
 	HardLimitBytes  int64         // 16 MiB: larger frames close the connection
+	PreAuthMaxBytes int64         // 64 KiB: soft limit while the connection has no session
 	WriteTimeout    time.Duration // 10 s per write (real time)
 	PingInterval    time.Duration // 30 s
 	MissedPings     int           // 2: pings in a row without any frame back close the connection
@@ -82,6 +83,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 6 << 20
+	}
+	if o.PreAuthMaxBytes <= 0 {
+		o.PreAuthMaxBytes = 64 << 10
 	}
 	if o.HardLimitBytes < o.MaxMessageBytes {
 		o.HardLimitBytes = max(16<<20, o.MaxMessageBytes)
@@ -496,8 +500,12 @@ func (c *conn) reader() {
 		}
 		return err
 	})
-	soft := c.s.opt.MaxMessageBytes
 	for {
+		// Until it has a session a connection may only log in: small frames.
+		soft := c.s.opt.MaxMessageBytes
+		if _, _, authed, _ := c.session(); !authed {
+			soft = min(soft, c.s.opt.PreAuthMaxBytes)
+		}
 		mt, r, err := c.ws.NextReader()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {

@@ -366,6 +366,15 @@ func TestBadFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	orphan(a, "bad_request")
+	// Before login only small frames are read.
+	pre := e.dial(wsclient.Options{})
+	if err := pre.WriteRaw(websocket.TextMessage, []byte(`{"id":"1","method":"auth.login","params":{"name":"`+strings.Repeat("n", 65<<10)+`"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	orphan(pre, "too_large")
+	if _, err := pre.Login(ctx(t), "pub2", e.pw["pub2"]); err != nil {
+		t.Fatalf("login after a too-large frame: %v", err)
+	}
 	// Typed errors that can be tied to a request carry its id.
 	wantCode(t, a.Call(ctx(t), "no.such.method", nil, nil), "unknown_method")
 	er := wantCode(t, a.Call(ctx(t), "alerts.get", map[string]any{"id": 12}, nil), "bad_request")
