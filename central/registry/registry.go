@@ -337,17 +337,30 @@ func (r *Registry) NoteSnapshot(scope string, seq uint64, alertIDs []string) {
 
 // ---- ingest
 
-// Handle is the MQTT handler for device status and event topics. It never
-// blocks for long: when the queue is full the message is dropped and
-// counted (the device re-sends its status as a heartbeat).
+// Handle is the MQTT handler for device status and event topics. When the
+// queue is full (a burst: after a restart the broker hands central every
+// retained status at once) it waits up to HandleWait for room, which slows
+// the broker down instead of losing messages; after that the message is
+// dropped and counted (devices re-send their status as a heartbeat). The
+// wait is bounded so paho's keepalive is never starved for long.
 func (r *Registry) Handle(topic string, payload []byte) {
 	m := msg{topic: topic, payload: payload, at: r.cfg.Clock.Now()}
 	select {
 	case r.in <- m:
+		return
 	default:
+	}
+	t := r.cfg.Clock.NewTimer(HandleWait)
+	defer t.Stop()
+	select {
+	case r.in <- m:
+	case <-t.C():
 		r.stats.dropped.Add(1)
 	}
 }
+
+// HandleWait bounds how long Handle waits for room in a full queue.
+const HandleWait = 2 * time.Second
 
 // Stats are ingest counters (metrics).
 func (r *Registry) IngestStats() (ingested, dropped, bad int64) {
@@ -784,6 +797,12 @@ func (r *Registry) SendCommand(ctx context.Context, actor central.Actor, id, nam
 func (r *Registry) SaveScreenshot(id string, png []byte) error {
 	now := r.cfg.Clock.Now()
 	if err := r.cfg.DB.Update(func(tx *store.Tx) error {
+		if rec, err := tx.Device(id); err == nil {
+			rec.Screenshot = now
+			if err := tx.PutDevice(rec); err != nil {
+				return err
+			}
+		}
 		return tx.PutScreenshot(&central.Screenshot{Device: id, Time: now, PNG: png})
 	}); err != nil {
 		return fmt.Errorf("store screenshot of %s: %w", id, err)
