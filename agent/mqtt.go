@@ -6,6 +6,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/atmguard/kiosk/internal/mqttstore"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
@@ -19,6 +20,8 @@ func (a *Agent) mqttOptions() *mqtt.ClientOptions {
 		// persistent session: QoS 1 commands sent while we were away are
 		// delivered on reconnect
 		SetCleanSession(false).
+		// paho's MemoryStore shares packets with resume() (upstream race, see mqttstore)
+		SetStore(mqttstore.New()).
 		SetResumeSubs(false). // we subscribe on every connect instead
 		// the handler only appends to a bounded inbox and never blocks, so
 		// in-order delivery cannot starve keepalive
