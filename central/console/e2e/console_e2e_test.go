@@ -225,6 +225,17 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 	sato.do("fix the body",
 		clearField("textarea[name=body-ja]"),
 		cdp.SendKeys(css("textarea[name=body-ja]"), "末尾が0110の番号から警察を名乗る電話がかかっています。ATMの操作を求める電話は詐欺です。"),
+		waitJS(`!document.querySelector('[aria-invalid=true]')`))
+	// Central checks the fit only once the rest is valid. An 80-rune
+	// headline (the form limit) does not fit at the minimum headline size.
+	long := string([]rune(strings.Repeat("警察を名乗る電話に注意してください。", 6))[:80])
+	sato.do("a headline too long to fit", clearField("input[name=headline-ja]"), cdp.SendKeys(css("input[name=headline-ja]"), long),
+		cdp.WaitVisible(css(`input[name=headline-ja][aria-invalid=true]`)),
+		waitText(`[data-error-for="texts.ja.headline"]`, "画面に収まりません"))
+	sato.shot("does-not-fit")
+	sato.do("finish the texts",
+		clearField("input[name=headline-ja]"),
+		cdp.SendKeys(css("input[name=headline-ja]"), "警察を名乗る電話に注意"),
 		cdp.SendKeys(css("input[name=instruction-ja]"), "電話を切り、110番に相談してください"),
 		cdp.SendKeys(css("input[name=headline-en]"), "Beware of calls claiming to be the police"),
 		cdp.SendKeys(css("textarea[name=body-en]"), "Calls from numbers ending in 0110 are scams. The police never ask you to use an ATM."),

@@ -35,6 +35,7 @@ const dict = {
     'err.content_guard_text': '「{text}」は許可リストにない電話番号またはURLです。警察の公式の番号・URLだけを載せられます。',
         'err.two_person_rule': '二人承認ルール：作成者・申請者本人は承認できません。別の承認者に依頼してください。',
     'err.limit': '上限を超えています。',
+    'err.fit': '最小の文字サイズでも画面に収まりません。文章を短くしてください。',
     'err.approve_own': '承認できません。二人承認ルールにより、作成・申請した人とは別の「承認者」が承認する必要があります（あなたの役割: {role}）。承認者に依頼してください。',
     'err.too_large': 'データが大きすぎます。',
     'err.unavailable': 'サーバーが一時的に利用できません。もう一度お試しください。',
@@ -137,6 +138,7 @@ const dict = {
     'err.content_guard_text': '"{text}" is a phone number or URL that is not on the allow-list. Only official police numbers and sites may be shown.',
         'err.two_person_rule': 'Two-person rule: the author or submitter cannot approve. Ask a different approver.',
     'err.limit': 'Over the limit.',
+    'err.fit': 'Does not fit on the screen even at the smallest font size. Shorten the text.',
     'err.approve_own': 'You cannot approve this. Under the two-person rule a different person with the approver role must approve it (your role: {role}). Ask an approver.',
     'err.too_large': 'Too large.',
     'err.unavailable': 'Central is temporarily unavailable. Try again.',
@@ -240,9 +242,12 @@ export function problemText(p) {
 export function errText(e) {
   const code = (e && e.code) || 'internal';
   const key = 'err.' + code;
+  const msg = e && e.message;
   let s = dict[lang][key] ? t(key, { sec: e.retryAfter || e.retry_after_sec || '?' }) : t('err.internal');
   if (code === 'content_guard' && e.text) s = t('err.content_guard_text', { text: e.text });
-  const msg = e && e.message;
+  // A text that does not fit the screen is "invalid" with a message saying
+  // so (the API has no separate code); it gets its own sentence.
+  if (code === 'invalid' && /does not fit/.test(msg || '')) s = t('err.fit');
   if (msg && code !== 'bad_credentials') s += ' ' + t('err.detail', { msg });
   return s;
 }
