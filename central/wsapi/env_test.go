@@ -95,6 +95,11 @@ func newEnv(t testing.TB, opt wsapi.Options) *env {
 	as, err = alerts.New(alerts.Config{DB: db, Audit: al, Signer: func() *wire.Signer { return signer }, Publisher: pub, Clock: clk,
 		Logger: quiet(), Notify: h.Publish, Counter: reg,
 		Render: func(a wire.Alert, lang string, o central.Orientation) ([]byte, error) {
+			// Stands in for display's renderer, which refuses a text that
+			// does not fit the screen.
+			if strings.Contains(a.Texts[0].Headline, "TOO LONG") {
+				return nil, &central.FieldError{Kind: central.ErrInvalid, Field: "texts[0].headline", Message: "does not fit a 1920x1080 screen"}
+			}
 			return []byte("\x89PNG fake " + lang + " " + string(o)), nil
 		}})
 	if err != nil {

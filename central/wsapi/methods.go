@@ -3,6 +3,7 @@ package wsapi
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -273,6 +274,21 @@ func hAlertsPreview(cl *call) (any, error) {
 		problems = cl.c.s.problems("alerts.preview", cl.c.s.svc.Alerts.Check(cl.ctx, cl.actor, *req.Input))
 	}
 	png, err := cl.c.s.svc.Alerts.Preview(cl.ctx, cl.actor, req)
+	var fe *central.FieldError
+	if err != nil && req.Input != nil && errors.As(err, &fe) {
+		// The draft cannot be drawn (a text does not fit, a glyph is
+		// missing): while typing that is a problem to show next to its
+		// field, not a failed request.
+		p := cl.c.s.problems("alerts.preview", []error{err})[0]
+		dup := false
+		for _, q := range problems {
+			dup = dup || (q.Field == p.Field && q.Code == p.Code)
+		}
+		if !dup {
+			problems = append(problems, p)
+		}
+		return map[string]any{"image": "", "problems": problems}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

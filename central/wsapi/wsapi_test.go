@@ -518,6 +518,15 @@ func TestPreviewAndCount(t *testing.T) {
 		t.Fatalf("preview %+v", pv)
 	}
 	wantCode(t, pub.Call(ctx(t), "alerts.preview", map[string]any{"input": in, "orientation": "diagonal"}, nil), "invalid")
+	// A draft that cannot be drawn: no image, the problem next to its field.
+	long := e.wideInput()
+	long.Texts[0].Headline = "TOO LONG 警察を名乗る電話に注意"
+	if err := pub.Call(ctx(t), "alerts.preview", map[string]any{"input": long, "orientation": "landscape"}, &pv); err != nil {
+		t.Fatal(err)
+	}
+	if pv.Image != "" || len(pv.Problems) != 1 || pv.Problems[0].Field != "texts[0].headline" || pv.Problems[0].Code != "invalid" {
+		t.Fatalf("unfit preview %+v", pv)
+	}
 	var cnt central.TargetCount
 	if err := pub.Call(ctx(t), "targets.count", map[string]any{"target": central.Target{Prefs: []string{"13"}}}, &cnt); err != nil {
 		t.Fatal(err)
