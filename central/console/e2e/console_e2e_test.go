@@ -308,6 +308,9 @@ func TestConsoleAlertLifecycle(t *testing.T) {
 		waitJS(`(() => { const e = document.querySelector('#still-displayed'); return !!e && e.dataset.n === '0'; })()`))
 	waitAgents(t, ags, all, "alert gone", func(ag *agent.Agent) bool { sc, _ := ag.Current(); return sc.ID() != "alert:"+alertID })
 	sato.shot("cancelled")
+	sato.do("alerts list", cdp.Navigate(satoURL+"/#/alerts"),
+		cdp.WaitVisible(css(fmt.Sprintf(`tr[data-alert=%q] [data-state="cancelled"]`, alertID))))
+	sato.shot("alerts")
 
 	// ---- the audit log shows who did what (approver's view), filtered
 	tanaka.do("audit log", cdp.Navigate(a.URL()+"/#/audit"), cdp.WaitVisible(css("#audit-title")),

@@ -61,6 +61,8 @@ class App {
       const had = this.user;
       this.setUser(ev.detail.user);
       this.banner.textContent = t('conn.up');
+      clearTimeout(this.bannerTimer);
+      this.bannerTimer = setTimeout(() => { if (this.banner.textContent === t('conn.up')) this.banner.textContent = ''; }, 8000);
       if (!had || had.role !== ev.detail.user.role) this.route();
     });
   }

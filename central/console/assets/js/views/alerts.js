@@ -19,7 +19,7 @@ export function alertsView(ctx, params) {
       const r = await ctx.api.call('alerts.list', p);
       const list = r.alerts || [];
       clear(box,
-        table(null, [t('alerts.id'), t('alerts.state'), t('alerts.headline'), t('alerts.target'), t('alerts.priority'), t('alerts.by'), t('alerts.created')],
+        table(null, [t('alerts.id'), t('alerts.state'), t('alerts.headline'), t('alerts.target'), { num: t('alerts.priority') }, t('alerts.by'), t('alerts.created')],
           list.map((a) => h('tr', { dataset: { alert: a.id } },
             h('th', { scope: 'row' }, h('a', { href: '#/alert/' + encodeURIComponent(a.id) }, a.id)),
             h('td', null, stateBadge(a.state)), h('td', null, headlineOf(a)), h('td', null, targetText(a.target)),
