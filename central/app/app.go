@@ -279,6 +279,26 @@ func (a *App) HTTPAddr() string { return a.httpLn.Addr().String() }
 // DataDir is the data directory.
 func (a *App) DataDir() string { return a.cfg.DataDir }
 
+// Healthy is the watchdog check: the store answers, and with the embedded
+// broker central's own client is connected to it (both in this process, so
+// a failure means something is stuck). An external broker being down is not
+// a reason to restart central.
+func (a *App) Healthy() error {
+	if err := a.DB.View(func(tx *store.Tx) error {
+		_, err := tx.Scope("all")
+		if errors.Is(err, central.ErrNotFound) {
+			return nil
+		}
+		return err
+	}); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if a.Broker != nil && !a.MQTT.Connected() {
+		return errors.New("not connected to the embedded broker")
+	}
+	return nil
+}
+
 func (a *App) health() map[string]bool {
 	h := map[string]bool{"mqtt": a.MQTT != nil && a.MQTT.Connected()}
 	h["store"] = a.DB.View(func(tx *store.Tx) error {

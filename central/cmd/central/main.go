@@ -21,6 +21,8 @@ import (
 	"github.com/atmguard/kiosk/central"
 	"github.com/atmguard/kiosk/central/app"
 	"github.com/atmguard/kiosk/central/keys"
+	"github.com/atmguard/kiosk/deploy/sdnotify"
+	"github.com/atmguard/kiosk/internal/clock"
 )
 
 func main() {
@@ -126,7 +128,19 @@ func run(args []string) error {
 		}
 		fmt.Printf("central: one-time enrollment token %s written to %s (expires %s)\n", rec.ID, *tokenFile, rec.Expires.Format(time.RFC3339))
 	}
+	if _, err := sdnotify.Ready(); err != nil {
+		log.Warn("sd_notify READY", "err", err)
+	}
+	wdDone := make(chan struct{})
+	go func() {
+		defer close(wdDone)
+		if err := sdnotify.Watchdog(ctx, clock.Real{}, a.Healthy, log); err != nil {
+			log.Warn("systemd watchdog", "err", err)
+		}
+	}()
 	<-ctx.Done()
+	<-wdDone
+	sdnotify.Stopping()
 	fmt.Println("central: shutting down")
 	return nil
 }
