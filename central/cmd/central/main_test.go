@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,13 @@ func TestMain(m *testing.M) {
 }
 
 func serve(t *testing.T, args ...string) (lines []string, stop func() error) {
+	return serveEnv(t, nil, args...)
+}
+
+func serveEnv(t *testing.T, env []string, args ...string) (lines []string, stop func() error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CENTRAL_MAIN_ARGS="+strings.Join(args, "\x1f"))
+	cmd.Env = append(append(os.Environ(), env...), "CENTRAL_MAIN_ARGS="+strings.Join(args, "\x1f"))
 	out, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -111,4 +116,44 @@ func TestNoDefaults(t *testing.T) {
 			t.Errorf("%v: accepted", args)
 		}
 	}
+}
+
+// TestSystemdNotify: under systemd (NOTIFY_SOCKET set) central says READY=1
+// once it serves and STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 10)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	_, stop := serveEnv(t, []string{"NOTIFY_SOCKET=" + sock}, "serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
+	want := func(s string) {
+		t.Helper()
+		select {
+		case m := <-msgs:
+			if !strings.Contains(m, s) {
+				t.Fatalf("notify %q, want %s", m, s)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no %s", s)
+		}
+	}
+	want("READY=1")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	want("STOPPING=1")
 }
