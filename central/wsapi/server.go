@@ -65,7 +65,7 @@ type Options struct {
 	WriteTimeout    time.Duration // 10 s per write (real time)
 	PingInterval    time.Duration // 30 s
 	MissedPings     int           // 2: pings in a row without any frame back close the connection
-	AuthTimeout     time.Duration // 30 s to log in after connecting
+	AuthTimeout     time.Duration // 2 min without a session (a login page left open) closes
 	RequestTimeout  time.Duration // 60 s per request
 	MaxInFlight     int           // 16 requests per connection
 	PushQueue       int           // 256 pushes buffered per connection
@@ -97,7 +97,7 @@ func (o *Options) defaults() {
 	}
 	def(&o.WriteTimeout, 10*time.Second)
 	def(&o.PingInterval, 30*time.Second)
-	def(&o.AuthTimeout, 30*time.Second)
+	def(&o.AuthTimeout, 2*time.Minute)
 	def(&o.RequestTimeout, 60*time.Second)
 	if o.MissedPings <= 0 {
 		o.MissedPings = 2
@@ -360,8 +360,9 @@ func (c *conn) shutdown(code int, text string) {
 	c.closeOnce.Do(func() {
 		c.closeCode, c.closeText = code, text
 		c.cancel()
-		// Unblock the reader; the writer sends the close frame if it can.
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
+		// Unblock the reader. The writer flushes what is queued (a
+		// session event must not be overtaken by the close) and then
+		// sends the close frame.
 		_ = c.ws.SetReadDeadline(time.Now())
 	})
 }
@@ -463,6 +464,7 @@ func (c *conn) writer(ping clock.Ticker) {
 		}
 		select {
 		case <-c.ctx.Done():
+			c.flushAndClose()
 			return
 		case b := <-c.out:
 			if !write(b) {
@@ -478,13 +480,34 @@ func (c *conn) writer(ping clock.Ticker) {
 			} else if missed++; missed >= c.s.opt.MissedPings {
 				c.s.log.Info("admin websocket closed: client silent", "remote", c.remote, "missed_pings", missed)
 				c.shutdown(websocket.CloseGoingAway, "ping timeout")
-				return
+				continue // to ctx.Done: close frame
 			}
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.s.opt.WriteTimeout)); err != nil {
 				c.shutdown(websocket.CloseAbnormalClosure, "")
 				return
 			}
 		}
+	}
+}
+
+// flushAndClose writes the responses and events still queued (briefly:
+// the connection is ending) and then the close frame.
+func (c *conn) flushAndClose() {
+	deadline := time.Now().Add(time.Second)
+	for {
+		select {
+		case b := <-c.out:
+			_ = c.ws.SetWriteDeadline(deadline)
+			if c.ws.WriteMessage(websocket.TextMessage, b) != nil {
+				return
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if c.closeCode != websocket.CloseAbnormalClosure {
+		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(c.closeCode, c.closeText), deadline)
 	}
 }
 

@@ -418,7 +418,7 @@ func TestBadFrames(t *testing.T) {
 func TestSessionEnds(t *testing.T) {
 	// Pings would close the (in fake time) silent client during the jump;
 	// liveness is tested in TestPingTimeout.
-	e := newEnv(t, wsapi.Options{PingInterval: 24 * time.Hour})
+	e := newEnv(t, wsapi.Options{PingInterval: 24 * time.Hour, AuthTimeout: 30 * time.Second})
 	a := e.dial(wsclient.Options{})
 	r, err := a.Login(ctx(t), "pub1", e.pw["pub1"])
 	if err != nil {
