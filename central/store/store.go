@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -14,7 +15,7 @@ import (
 )
 
 // SchemaVersion is the schema this code writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 var (
 	bMeta        = []byte("meta")
@@ -30,6 +31,7 @@ var (
 	bSettings    = []byte("settings")
 	bScreenshots = []byte("screenshots")
 	bDelivery    = []byte("delivery")
+	bVersions    = []byte("versions") // "alert/<id>/<version %08d>" -> content of that version
 
 	kSchema = []byte("schema_version")
 )
@@ -54,6 +56,35 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
+	// 2 -> 3: every version of every alert and campaign item is kept
+	// (backfilled with the current version of existing ones).
+	func(tx *bolt.Tx) error {
+		vb, err := tx.CreateBucketIfNotExists(bVersions)
+		if err != nil {
+			return err
+		}
+		for _, kind := range []struct {
+			bucket []byte
+			prefix string
+		}{{bAlerts, "alert"}, {bCampaign, "campaign"}} {
+			if err := tx.Bucket(kind.bucket).ForEach(func(k, v []byte) error {
+				var hdr struct {
+					Version int `json:"version"`
+				}
+				if err := json.Unmarshal(v, &hdr); err != nil {
+					return fmt.Errorf("backfill versions: decode %s %q: %w", kind.bucket, k, err)
+				}
+				return vb.Put(versionKey(kind.prefix, string(k), hdr.Version), v)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	},
+}
+
+func versionKey(kind, id string, version int) []byte {
+	return []byte(fmt.Sprintf("%s/%s/%08d", kind, id, version))
 }
 
 // ErrNewerSchema is returned when the file was written by a newer central.
@@ -254,7 +285,42 @@ func (t *Tx) Alert(id string) (*central.Alert, error) {
 	return &a, t.get(bAlerts, id, &a)
 }
 
-func (t *Tx) PutAlert(a *central.Alert) error { return t.put(bAlerts, a.ID, a) }
+// PutAlert stores a and keeps a copy of every version (the first state a
+// version was stored in: its content does not change within a version).
+func (t *Tx) PutAlert(a *central.Alert) error {
+	if err := t.keepVersion("alert", a.ID, a.Version, a); err != nil {
+		return err
+	}
+	return t.put(bAlerts, a.ID, a)
+}
+
+func (t *Tx) keepVersion(kind, id string, version int, v any) error {
+	b := t.tx.Bucket(bVersions)
+	k := versionKey(kind, id, version)
+	if b.Get(k) != nil {
+		return nil
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, data)
+}
+
+// AlertVersions lists every stored version of an alert, oldest first.
+func (t *Tx) AlertVersions(id string) ([]central.Alert, error) {
+	var out []central.Alert
+	prefix := []byte("alert/" + id + "/")
+	c := t.tx.Bucket(bVersions).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var a central.Alert
+		if err := json.Unmarshal(v, &a); err != nil {
+			return nil, fmt.Errorf("decode version %s: %w", k, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
 
 // Alerts calls fn for every alert in id order.
 func (t *Tx) Alerts(fn func(a *central.Alert) error) error {
@@ -266,7 +332,12 @@ func (t *Tx) CampaignItem(id string) (*central.CampaignItem, error) {
 	return &c, t.get(bCampaign, id, &c)
 }
 
-func (t *Tx) PutCampaignItem(c *central.CampaignItem) error { return t.put(bCampaign, c.ID, c) }
+func (t *Tx) PutCampaignItem(c *central.CampaignItem) error {
+	if err := t.keepVersion("campaign", c.ID, c.Version, c); err != nil {
+		return err
+	}
+	return t.put(bCampaign, c.ID, c)
+}
 
 func (t *Tx) CampaignItems(fn func(c *central.CampaignItem) error) error {
 	return forEach(t, bCampaign, func(_ string, c *central.CampaignItem) error { return fn(c) })

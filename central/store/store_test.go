@@ -79,6 +79,52 @@ func TestMigrateFromEmptyAndRefuseNewer(t *testing.T) {
 	}
 }
 
+func TestMigrateBackfillsVersions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	// A schema-2 file with one alert at version 3.
+	raw, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Update(func(tx *bolt.Tx) error {
+		m, _ := tx.CreateBucket([]byte("meta"))
+		for _, b := range []string{"users", "user_names", "alerts", "campaign", "devices", "scopes", "blobs", "enroll", "audit", "settings", "screenshots", "delivery"} {
+			tx.CreateBucket([]byte(b))
+		}
+		b, _ := json.Marshal(central.Alert{ID: "a-1", Version: 3, State: central.StatePublished})
+		tx.Bucket([]byte("alerts")).Put([]byte("a-1"), b)
+		return m.Put([]byte("schema_version"), []byte{0, 0, 0, 0, 0, 0, 0, 2})
+	})
+	raw.Close()
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *store.Tx) error {
+		a, err := tx.Alert("a-1")
+		if err != nil {
+			return err
+		}
+		a.Version, a.State = 4, central.StateCancelled
+		if err := tx.PutAlert(a); err != nil {
+			return err
+		}
+		a.CancelledBy = "x" // same version: the first stored copy is kept
+		return tx.PutAlert(a)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.View(func(tx *store.Tx) error {
+		vs, err := tx.AlertVersions("a-1")
+		if err != nil || len(vs) != 2 || vs[0].Version != 3 || vs[1].Version != 4 || vs[1].CancelledBy != "" {
+			t.Fatalf("versions %v %+v", err, vs)
+		}
+		return nil
+	})
+}
+
 func TestScopeSeqNeverGoesBack(t *testing.T) {
 	db := MustOpen(t)
 	put := func(seq uint64) error {
