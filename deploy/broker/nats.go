@@ -162,6 +162,29 @@ func StartNATSCluster(ctx context.Context, dir string, n int, users map[string]s
 	return c, nil
 }
 
+// SetUsers rewrites users.conf on every node and makes the running nodes
+// reload it (SIGHUP), as an operator adds enrolled devices.
+func (c *NATSCluster) SetUsers(users map[string]string) error {
+	conf, err := RenderNATSUsers(users, bcrypt.MinCost)
+	if err != nil {
+		return err
+	}
+	for _, p := range c.Nodes {
+		if err := os.WriteFile(filepath.Join(p.Dir, "users.conf"), conf, 0o600); err != nil {
+			return err
+		}
+		p.mu.Lock()
+		cmd := p.cmd
+		p.mu.Unlock()
+		if cmd != nil && cmd.ProcessState == nil {
+			if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				return fmt.Errorf("reload %s: %w", p.Node.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
 // MQTTURLs are the tcp:// URLs of every node's MQTT listener.
 func (c *NATSCluster) MQTTURLs() []string {
 	var u []string

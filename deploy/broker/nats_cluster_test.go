@@ -5,6 +5,8 @@ package broker
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -13,6 +15,11 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/atmguard/kiosk/central"
+	"github.com/atmguard/kiosk/central/app"
+	"github.com/atmguard/kiosk/central/keys"
+	"github.com/atmguard/kiosk/deploy/fleet"
 )
 
 // clusterClient is a paho client that lists every node, like a production
@@ -270,4 +277,196 @@ func forgedState(c *clusterClient) string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.last["kiosk/v1/state/all"]
+}
+
+// failover is what a TCP load balancer in front of the cluster does: each
+// new connection goes to the first node that accepts it. The agent core
+// takes one broker URL, so this is how real agents reach a cluster today.
+type failover struct {
+	ln      net.Listener
+	targets []string
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]bool
+}
+
+func newFailover(t *testing.T, targets []string) *failover {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &failover{ln: ln, targets: targets, conns: map[net.Conn]bool{}}
+	f.wg.Add(1)
+	go func() { // owned by f: ends when Close closes the listener
+		defer f.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			f.wg.Add(1)
+			go func() { defer f.wg.Done(); f.serve(c) }()
+		}
+	}()
+	t.Cleanup(f.Close)
+	return f
+}
+
+func (f *failover) URL() string { return "tcp://" + f.ln.Addr().String() }
+
+func (f *failover) serve(c net.Conn) {
+	var up net.Conn
+	for _, tgt := range f.targets {
+		var err error
+		if up, err = net.DialTimeout("tcp", tgt, time.Second); err == nil {
+			break
+		}
+	}
+	if up == nil {
+		c.Close()
+		return
+	}
+	f.mu.Lock()
+	f.conns[c], f.conns[up] = true, true
+	f.mu.Unlock()
+	done := make(chan struct{}, 2)
+	go func() { io.Copy(up, c); up.Close(); done <- struct{}{} }()
+	go func() { io.Copy(c, up); c.Close(); done <- struct{}{} }()
+	<-done
+	<-done
+	f.mu.Lock()
+	delete(f.conns, c)
+	delete(f.conns, up)
+	f.mu.Unlock()
+}
+
+func (f *failover) Close() {
+	f.ln.Close()
+	f.mu.Lock()
+	for c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// TestClusterRealAgentsAndCentral runs central (external broker mode) and
+// real agent cores against the 3-node cluster through a failover address,
+// all initially on node a; kills node a; and checks that central's next
+// alert is displayed by every agent and that central sees them all online
+// again.
+func TestClusterRealAgentsAndCentral(t *testing.T) {
+	if _, err := os.Stat(NATSBinary); err != nil {
+		t.Skip("nats-server not installed (deploy/scripts/install-deps.sh cluster)")
+	}
+	const n = 12
+	start := time.Now()
+	users := map[string]string{"central": "central-pw-for-cluster"}
+	cl, err := StartNATSCluster(context.Background(), t.TempDir(), 3, users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Stop)
+	var addrs []string
+	for _, nd := range cl.Nodes {
+		addrs = append(addrs, nd.MQTTAddr)
+	}
+	lb := newFailover(t, addrs)
+
+	a := app.NewTest(t, func(c *app.Config) {
+		c.MQTTAddr, c.BrokerURL, c.BrokerUser, c.BrokerPassword = "", lb.URL(), "central", users["central"]
+	})
+	ctx := context.Background()
+	admin, err := fleet.Admin(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	staff, err := fleet.NewStaff(ctx, a, admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devs := fleet.MakeDevices(n)
+	if err := fleet.Register(a, devs); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range devs { // the operator adds the enrolled devices to the cluster
+		users[d.ID] = d.Password
+	}
+	if err := cl.SetUsers(users); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	shown := map[string]map[int]bool{}
+	report := func(r fleet.Report) {
+		mu.Lock()
+		if shown[r.AlertID] == nil {
+			shown[r.AlertID] = map[int]bool{}
+		}
+		shown[r.AlertID][r.Index] = true
+		cond.Broadcast()
+		mu.Unlock()
+	}
+	waitShown := func(id string) time.Duration {
+		t.Helper()
+		t0 := time.Now()
+		stop := time.AfterFunc(2*time.Minute, func() { mu.Lock(); cond.Broadcast(); mu.Unlock() })
+		defer stop.Stop()
+		mu.Lock()
+		defer mu.Unlock()
+		for len(shown[id]) < n {
+			if time.Since(t0) > 2*time.Minute {
+				t.Fatalf("alert %s shown on %d of %d agents", id, len(shown[id]), n)
+			}
+			cond.Wait()
+		}
+		return time.Since(t0)
+	}
+	waitOnline := func() {
+		t.Helper()
+		for t0 := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+			fl, err := a.Registry.Fleet(ctx, admin, central.FleetQuery{})
+			if err == nil && fl.Online == n {
+				return
+			}
+			if time.Since(t0) > 2*time.Minute {
+				t.Fatalf("online at central: %+v (%v)", fl, err)
+			}
+		}
+	}
+	tgt := fleet.Target{BrokerURL: lb.URL(), CentralURL: a.URL(), Keys: a.Keys.KeyRing(keys.Signing)}
+	as, err := fleet.StartAgents(devs, 0, tgt, t.TempDir(), fleet.AgentOptions{MaxReconnectInterval: 2 * time.Second, ReconnectJitter: 500 * time.Millisecond}, report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(as.Stop)
+	waitOnline()
+	alA, _, err := fleet.PublishAlert(ctx, a, staff, "クラスタ試験 A")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("alert A on all %d agents in %v", n, waitShown(alA.ID))
+
+	killed := time.Now()
+	cl.Nodes[0].Kill(syscall.SIGKILL) // central and every agent were on node a
+	var alB *central.Alert
+	for {
+		alB, _, err = fleet.PublishAlert(ctx, a, staff, "クラスタ試験 B")
+		if err == nil || alB != nil { // ErrUnavailable with an alert: saved, central re-publishes on reconnect
+			break
+		}
+		if time.Since(killed) > 2*time.Minute {
+			t.Fatalf("central could not publish after the node loss: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	waitShown(alB.ID)
+	t.Logf("alert B (published after killing node a) on all %d agents %v after the kill", n, time.Since(killed).Round(time.Millisecond))
+	waitOnline()
+	if as.Errors() != 0 {
+		t.Fatalf("%d agents failed", as.Errors())
+	}
+	t.Logf("whole test %v", time.Since(start).Round(time.Millisecond))
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -25,12 +27,14 @@ import (
 	"github.com/atmguard/kiosk/central/app"
 	"github.com/atmguard/kiosk/central/auth"
 	"github.com/atmguard/kiosk/central/keys"
+	"github.com/atmguard/kiosk/deploy/broker"
 	"github.com/atmguard/kiosk/deploy/fleet"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
 // Result is one line of the benchmark table.
 type Result struct {
+	Broker string        `json:"broker"`
 	Name   string        `json:"name"`
 	N      int           `json:"n"`
 	Lat    fleet.Latency `json:"latency,omitzero"`
@@ -45,11 +49,13 @@ type bench struct {
 	self     string
 	results  []Result
 	timeout  time.Duration
+	kind     string // broker of the current run: embedded or mosquitto
+	caFile   string // CA for ssl:// broker URLs, passed to children
 }
 
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	ns := fs.String("n", "1000,10000", "fleet sizes for the latency and storm runs")
+	ns := fs.String("n", "1000,10000", "fleet sizes for the latency and storm runs; N:mosquitto runs that size against /usr/sbin/mosquitto (production config, TLS) instead of central's embedded broker")
 	ingestN := fs.Int("ingest", 100000, "registered devices for the ingest run (0 skips)")
 	ingestMsgs := fs.Int("ingest-msgs", 20000, "messages in the ingest run: half retained status, half displayed events, spread over all registered devices")
 	ingestRetained := fs.Bool("ingest-retained", true, "publish status retained, as agents do (the embedded broker persists each retained message)")
@@ -79,11 +85,12 @@ func runBench(ctx context.Context, args []string) error {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return fmt.Errorf("-n %q: want positive integers", s)
+		num, kind, _ := strings.Cut(s, ":")
+		n, err := strconv.Atoi(num)
+		if err != nil || n < 1 || (kind != "" && kind != "embedded" && kind != "mosquitto") {
+			return fmt.Errorf("-n %q: want N or N:embedded or N:mosquitto", s)
 		}
-		if err := b.fleet(ctx, n); err != nil {
+		if err := b.fleet(ctx, n, kind == "mosquitto"); err != nil {
 			return fmt.Errorf("fleet N=%d: %w", n, err)
 		}
 	}
@@ -103,17 +110,18 @@ func runBench(ctx context.Context, args []string) error {
 }
 
 func (b *bench) add(r Result) {
+	r.Broker = b.kind
 	b.results = append(b.results, r)
 	line := r.Value
 	if r.Lat.N > 0 {
 		line = r.Lat.String() + " " + line
 	}
-	fmt.Fprintf(os.Stderr, "  %-44s N=%-6d %s %s\n", r.Name, r.N, line, r.Note)
+	fmt.Fprintf(os.Stderr, "  [%s] %-44s N=%-6d %s %s\n", r.Broker, r.Name, r.N, line, r.Note)
 }
 
 func (b *bench) print(w io.Writer) {
-	fmt.Fprintln(w, "| measurement | N | p50 | p99 | max | other |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| broker | measurement | N | p50 | p99 | max | other |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
 	for _, r := range b.results {
 		p50, p99, mx := "", "", ""
 		if r.Lat.N > 0 {
@@ -123,7 +131,7 @@ func (b *bench) print(w io.Writer) {
 		if r.Failed {
 			other = "INCOMPLETE: " + other
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s |\n", r.Name, r.N, p50, p99, mx, other)
+		fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", r.Broker, r.Name, r.N, p50, p99, mx, other)
 	}
 }
 
@@ -134,11 +142,21 @@ func msf(d time.Duration) string {
 	return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
 }
 
-func startCentral(ctx context.Context, dir, httpAddr, mqttAddr string) (*app.App, error) {
-	return app.Start(ctx, app.Config{DataDir: dir, HTTPAddr: httpAddr, MQTTAddr: mqttAddr,
+func startCentral(ctx context.Context, dir, httpAddr, mqttAddr string, mod func(*app.Config)) (*app.App, error) {
+	cfg := app.Config{DataDir: dir, HTTPAddr: httpAddr, MQTTAddr: mqttAddr,
 		Logger: app.QuietLogger(),
 		// Fast password hashing for the two simulated staff logins only.
-		Auth: auth.Options{Hash: auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1}}})
+		Auth: auth.Options{Hash: auth.HashParams{Time: 1, Memory: 8 * 1024, Threads: 1}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return app.Start(ctx, cfg)
+}
+
+func randomPassword() string {
+	b := make([]byte, 24)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // child is a running `fleetsim child`.
@@ -159,7 +177,7 @@ func (b *bench) spawn(mode string, devs []fleet.Device, index0 int, dir, brokerU
 		return nil, err
 	}
 	cmd := exec.Command(b.self, "child", "-mode", mode, "-devices", devFile, "-keys", keyFile,
-		"-broker", brokerURL, "-central", centralURL, "-index0", strconv.Itoa(index0), "-dir", filepath.Join(dir, "caches"))
+		"-broker", brokerURL, "-central", centralURL, "-index0", strconv.Itoa(index0), "-dir", filepath.Join(dir, "caches"), "-ca", b.caFile)
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdin, err := cmd.StdinPipe()
@@ -319,15 +337,37 @@ func waitOnline(ctx context.Context, a *app.App, admin central.Actor, n int, tim
 	}
 }
 
-func (b *bench) fleet(ctx context.Context, n int) error {
-	dir := filepath.Join(b.work, fmt.Sprintf("n%d", n))
-	fmt.Fprintf(os.Stderr, "fleet N=%d\n", n)
-	a, err := startCentral(ctx, filepath.Join(dir, "central"), "127.0.0.1:0", "127.0.0.1:0")
+func (b *bench) fleet(ctx context.Context, n int, useMosq bool) error {
+	kind := "embedded"
+	if useMosq {
+		kind = "mosquitto"
+	}
+	b.kind = kind
+	dir := filepath.Join(b.work, fmt.Sprintf("n%d-%s", n, kind))
+	fmt.Fprintf(os.Stderr, "fleet N=%d, broker %s\n", n, kind)
+	var mq *broker.Mosquitto
+	var cfgMod func(*app.Config)
+	users := map[string]string{"central": randomPassword()}
+	if useMosq {
+		var err error
+		mq, err = broker.StartMosquitto(ctx, broker.MosquittoOptions{Dir: filepath.Join(dir, "mosquitto"), Users: users})
+		if err != nil {
+			return err
+		}
+		defer mq.Stop()
+		cfgMod = func(c *app.Config) {
+			c.MQTTAddr, c.BrokerURL, c.BrokerUser, c.BrokerPassword = "", "tcp://"+mq.PlainAddr, "central", users["central"]
+		}
+	}
+	a, err := startCentral(ctx, filepath.Join(dir, "central"), "127.0.0.1:0", "127.0.0.1:0", cfgMod)
 	if err != nil {
 		return err
 	}
 	defer func() { a.Close() }()
-	httpAddr, mqttAddr := a.HTTPAddr(), a.Broker.Addr()
+	httpAddr, mqttAddr := a.HTTPAddr(), ""
+	if a.Broker != nil {
+		mqttAddr = a.Broker.Addr()
+	}
 	admin, err := fleet.Admin(ctx, a)
 	if err != nil {
 		return err
@@ -346,10 +386,24 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 	if err := fleet.WriteKeys(keyFile, a.Keys.KeyRing(keys.Signing)); err != nil {
 		return err
 	}
+	brokerURL := a.BrokerURL()
+	b.caFile = ""
+	if mq != nil {
+		for _, d := range devs {
+			users[d.ID] = d.Password
+		}
+		if err := mq.Restart(ctx); err != nil { // password file with every device
+			return err
+		}
+		brokerURL, b.caFile = "ssl://"+mq.TLSAddr, mq.CAFile
+	}
 	rss0 := selfRSS()
+	if mq != nil {
+		rss0 = rssKiB(mq.PID())
+	}
 
 	// 1. Baseline: bare paho subscribers, same broker, same publisher path.
-	g, err := b.startGroup("paho", devs, filepath.Join(dir, "paho"), a.BrokerURL(), a.URL(), keyFile)
+	g, err := b.startGroup("paho", devs, filepath.Join(dir, "paho"), brokerURL, a.URL(), keyFile)
 	if err != nil {
 		return err
 	}
@@ -360,8 +414,12 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 	}
 	connect := time.Since(t)
 	rssPaho := selfRSS()
+	rssName := "central+embedded broker RSS per connected client"
+	if mq != nil {
+		rssPaho, rssName = rssKiB(mq.PID()), "mosquitto RSS per connected client"
+	}
 	b.add(Result{Name: "paho subscribers connected+subscribed", N: n, Value: secs(connect)})
-	b.add(Result{Name: "central+embedded broker RSS per connected client", N: n,
+	b.add(Result{Name: rssName, N: n,
 		Value: fmt.Sprintf("%.1f KiB (RSS %d -> %d MiB)", float64(rssPaho-rss0)/float64(n), rss0/1024, rssPaho/1024)})
 	g.send("arm")
 	if err := g.wait(func(c *child) chan struct{} { return c.armed }, time.Minute); err != nil {
@@ -383,7 +441,7 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 
 	// 2. Real agent cores.
 	t = time.Now()
-	g, err = b.startGroup("agents", devs, filepath.Join(dir, "agents"), a.BrokerURL(), a.URL(), keyFile)
+	g, err = b.startGroup("agents", devs, filepath.Join(dir, "agents"), brokerURL, a.URL(), keyFile)
 	if err != nil {
 		return err
 	}
@@ -441,17 +499,25 @@ func (b *bench) fleet(ctx context.Context, n int) error {
 	if _, err := a.Alerts.Cancel(ctx, staff.Publisher, alB.ID, "benchmark phase over"); b.tolerate(n, "cancel B", err) != nil {
 		return err
 	}
-	a.Close()
-	a, err = startCentral(ctx, filepath.Join(dir, "central"), httpAddr, mqttAddr)
-	if err != nil {
-		return fmt.Errorf("restart central: %w", err)
+	stormName := "reconnect storm: central+broker restart -> all show new alert"
+	if mq == nil {
+		a.Close()
+		a, err = startCentral(ctx, filepath.Join(dir, "central"), httpAddr, mqttAddr, nil)
+		if err != nil {
+			return fmt.Errorf("restart central: %w", err)
+		}
+	} else {
+		stormName = "reconnect storm: mosquitto restart -> all show new alert"
+		if err := mq.Restart(ctx); err != nil {
+			return fmt.Errorf("restart mosquitto: %w", err)
+		}
 	}
 	alC, t0, err := fleet.PublishAlert(ctx, a, staff, "ベンチマーク C: 警察を名乗る電話に注意")
 	if err = b.tolerate(n, "publish C", err); err != nil {
 		return err
 	}
 	d, ok = g.collect(n, t0, b.timeout, func(r fleet.Report) bool { return r.Kind == "shown" && r.AlertID == alC.ID })
-	b.add(Result{Name: "reconnect storm: restart -> all show new alert", N: n, Lat: fleet.Summarise(d), Failed: !ok, Note: fmt.Sprintf("%d/%d shown", len(d), n)})
+	b.add(Result{Name: stormName, N: n, Lat: fleet.Summarise(d), Failed: !ok, Note: fmt.Sprintf("%d/%d shown", len(d), n)})
 	up, online, err = waitOnline(ctx, a, admin, n, b.timeout)
 	if err == nil {
 		b.add(Result{Name: "reconnect storm: restart -> all online again", N: n, Value: secs(time.Since(t0)), Failed: online < n, Note: fmt.Sprintf("(%d online)", online)})
@@ -485,11 +551,12 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
 func (b *bench) ingest(ctx context.Context, nDev, nMsg int, statusRetained bool) error {
 	dir := filepath.Join(b.work, "ingest")
 	fmt.Fprintf(os.Stderr, "ingest: %d registered devices, %d messages\n", nDev, nMsg)
-	a, err := startCentral(ctx, filepath.Join(dir, "central"), "127.0.0.1:0", "127.0.0.1:0")
+	a, err := startCentral(ctx, filepath.Join(dir, "central"), "127.0.0.1:0", "127.0.0.1:0", nil)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
+	b.kind = "embedded"
 	admin, err := fleet.Admin(ctx, a)
 	if err != nil {
 		return err
