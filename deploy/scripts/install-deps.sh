@@ -15,8 +15,9 @@ pkgs=(
   xvfb xauth libgl1-mesa-dri
   # the second real broker the agent and central are tested against
   mosquitto
-  # the browser the console end-to-end tests drive
-  chromium
+  # the browser the console end-to-end tests drive, and a Japanese font for it
+  # (without one the console screenshots show Japanese as boxes)
+  chromium fonts-noto-cjk
   # tools the scripts use
   ca-certificates procps curl
 )
