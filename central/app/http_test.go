@@ -195,7 +195,8 @@ func TestCommandAndCampaign(t *testing.T) {
 	}
 	ag, err := agent.New(agent.Options{DeviceID: "atm-13-0001", Branch: "br-1", Pref: "13", BrokerURL: a.BrokerURL(),
 		Username: "atm-13-0001", Password: pw, Keys: a.Keys.KeyRing(keys.Signing), CentralURL: a.URL(),
-		CachePath: t.TempDir() + "/cache.db", Logger: app.QuietLogger(), ReconnectJitter: -1, StatusMinInterval: 50 * time.Millisecond, IdentifyDuration: 2 * time.Second})
+		CachePath: t.TempDir() + "/cache.db", Logger: app.QuietLogger(), ReconnectJitter: -1, StatusMinInterval: 50 * time.Millisecond, IdentifyDuration: 2 * time.Second,
+		Presenter: agent.NewRenderPresenter(1280, 720)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,6 +235,21 @@ func TestCommandAndCampaign(t *testing.T) {
 	waitAgent("identify", func(s display.Screen) bool { return s.Kind == display.KindIdentify })
 	if cmd.Expires.Sub(cmd.Issued) > wire.MaxCommandLifetime {
 		t.Fatalf("command lifetime %s", cmd.Expires.Sub(cmd.Issued))
+	}
+	// Screenshot: the agent uploads its current frame with its own credentials.
+	if _, err := a.Registry.SendCommand(ctx, tech, "atm-13-0001", wire.CmdScreenshot); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, "screenshot uploaded", changes, func() bool {
+		d, _ := a.Registry.Get(ctx, admin, "atm-13-0001")
+		return !d.Screenshot.IsZero()
+	})
+	shot, err := a.Registry.Screenshot(ctx, tech, "atm-13-0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img, err := png.Decode(bytes.NewReader(shot.PNG)); err != nil || img.Bounds().Dx() != 1280 || img.Bounds().Dy() != 720 {
+		t.Fatalf("screenshot: %v", err)
 	}
 
 	pub, _ := a.NewTestUser(t, "pub", central.RolePublisher)
