@@ -197,6 +197,9 @@ func (s *Service) check(in central.AlertInput, now time.Time, g *Guard) []error 
 	if err := w.Validate(); err != nil {
 		errs = append(errs, &central.FieldError{Kind: central.ErrInvalid, Field: fieldOf(err), Message: err.Error()})
 	}
+	if err := g.CheckText("issuer", in.Issuer); err != nil {
+		errs = append(errs, err)
+	}
 	errs = append(errs, g.CheckTexts("", in.Texts, in.QR)...)
 	if s.cfg.Fit != nil && len(errs) == 0 {
 		errs = append(errs, s.cfg.Fit(w)...)

@@ -164,6 +164,16 @@ func TestBrokerDownKeepsChangeAndRepublishes(t *testing.T) {
 	}
 }
 
+func TestIssuerIsGuarded(t *testing.T) {
+	f := newFixture(t)
+	in := input(f, "b1", 50, "注意")
+	in.Issuer = "警察 03-9999-0000"
+	_, err := f.svc.CreateDraft(context.Background(), pub, in)
+	if central.ErrorCode(err) != central.CodeContentGuard || central.ErrorField(err) != "issuer" {
+		t.Fatalf("issuer with a phone number: %v", err)
+	}
+}
+
 func TestWideTargetNeedsApprover(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
