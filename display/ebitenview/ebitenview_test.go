@@ -255,6 +255,17 @@ func TestFrameFault(t *testing.T) {
 	if r := frameFault(stale, want, image.Point{}, 0); r == "" {
 		t.Error("changed frame accepted")
 	}
+	// Drifted one pixel right: compared where the picture is, not where it was.
+	shifted := make([]byte, len(same))
+	for y := 0; y < 4; y++ {
+		copy(shifted[4*(y*8+1):4*(y*8+8)], want.Pix[4*y*8:4*(y*8+7)])
+	}
+	if r := frameFault(shifted, want, image.Pt(1, 0), 0); r != "" {
+		t.Errorf("drifted frame: %s", r)
+	}
+	if r := frameFault(same, want, image.Pt(1, 0), 0); r == "" {
+		t.Error("undrifted frame accepted as drifted")
+	}
 	// A difference inside the ticker band is not the renderer's business.
 	if r := frameFault(func() []byte { b := append([]byte(nil), same...); b[len(b)-8] ^= 0x80; return b }(), want, image.Point{}, 1); r != "" {
 		t.Errorf("ticker band: %s", r)
@@ -279,8 +290,6 @@ func TestDriftOffset(t *testing.T) {
 		t.Errorf("drift visits only %d of 81 positions", len(seen))
 	}
 }
-
-var _ = ebiten.Termination
 
 func TestRotate(t *testing.T) {
 	src := image.NewRGBA(image.Rect(0, 0, 3, 2))
@@ -310,5 +319,87 @@ func TestFirstFrame(t *testing.T) {
 	case <-presenter.FirstFrame():
 	case <-time.After(10 * time.Second):
 		t.Fatal("FirstFrame not closed although frames were shown")
+	}
+}
+
+// TestRotatedUpload: with a rotated panel the layout is made for the
+// rotated (portrait) size and the texture holds the rotated pixels.
+func TestRotatedUpload(t *testing.T) {
+	p := New(Options{Rotation: 90})
+	g := &game{p: p, w: 360, h: 640}
+	s := display.Screen{Kind: display.KindAlert, Lang: "ja", Alert: testAlert()}
+	f := g.render(s)
+	defer g.dispose(f)
+	want, err := display.Render(s, 640, 360) // the customer sees a 640x360 landscape screen
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.fallback || f.hash != display.FrameHash(want) {
+		t.Fatalf("rotated frame hash %s (fallback %v), want %s", f.hash, f.fallback, display.FrameHash(want))
+	}
+	rot := rotate(want, 90)
+	if display.FrameHash(f.rgba) != display.FrameHash(rot) {
+		t.Fatal("presented pixels are not the rendered frame turned 90 degrees")
+	}
+	// ReadPixels from outside the loop waits for a frame, and an idle
+	// presenter draws none: keep asking for frames until it returns.
+	stop := make(chan struct{})
+	ticking := make(chan struct{})
+	go func() {
+		defer close(ticking)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+				ebiten.ScheduleFrame()
+			}
+		}
+	}()
+	pix := make([]byte, 4*360*640)
+	f.img.ReadPixels(pix)
+	close(stop)
+	<-ticking
+	if !bytes.Equal(pix, rot.Pix) {
+		t.Fatal("the texture does not hold the rotated frame")
+	}
+}
+
+// TestTicker: a ticker scrolls in a band at the foot; the rest of the
+// screen stays the renderer's pixels, and removing the ticker restores
+// the exact frame. (Last in this file: it changes the shared presenter.)
+func TestTicker(t *testing.T) {
+	if _, err := show(t, display.StandingScreen()); err != nil {
+		t.Fatal(err)
+	}
+	size := presenter.Size()
+	want, _ := display.Render(display.StandingScreen(), size.X, size.Y)
+	presenter.SetTicker("ATMでは携帯電話で話さないでください。No phone calls at the ATM.")
+	band := tickerHeight(size.Y)
+	var a, b *image.RGBA
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		a = screenshot(t)
+		time.Sleep(200 * time.Millisecond) // let it scroll (a real X server: no clock to inject)
+		b = screenshot(t)
+		top := image.Rect(0, 0, size.X, size.Y-band)
+		if display.FrameHash(a.SubImage(top).(*image.RGBA)) != display.FrameHash(want.SubImage(top).(*image.RGBA)) {
+			t.Fatal("the ticker changed pixels outside its band")
+		}
+		foot := image.Rect(0, size.Y-band, size.X, size.Y)
+		if display.FrameHash(a.SubImage(foot).(*image.RGBA)) != display.FrameHash(b.SubImage(foot).(*image.RGBA)) {
+			break // it moves
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the ticker does not move")
+		}
+	}
+	presenter.SetTicker("")
+	deadline = time.Now().Add(10 * time.Second)
+	for display.FrameHash(screenshot(t)) != display.FrameHash(want) {
+		if time.Now().After(deadline) {
+			t.Fatal("removing the ticker did not restore the frame")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
