@@ -150,7 +150,7 @@ func TestInvalidScreens(t *testing.T) {
 // TestAnyResolution: the built-in screens (the fallbacks) render at every
 // common panel size, landscape and portrait.
 func TestAnyResolution(t *testing.T) {
-	sizes := []image.Point{{640, 480}, {800, 600}, {1024, 768}, {1280, 720}, {1366, 768}, {1920, 1080}, {2560, 1440}, {3840, 2160},
+	sizes := []image.Point{{320, 240}, {640, 480}, {800, 600}, {1024, 768}, {1280, 720}, {1366, 768}, {1920, 1080}, {2560, 1440}, {3840, 2160},
 		{480, 640}, {600, 800}, {768, 1024}, {720, 1280}, {768, 1366}, {1080, 1920}, {1200, 1920}}
 	for _, sz := range sizes {
 		for _, k := range []Kind{KindStanding, KindPhone, KindMaintenance} {
@@ -160,6 +160,29 @@ func TestAnyResolution(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestStandingAlwaysRenders: the standing warning is every other screen's
+// fallback, so it renders on any panel ebitenview draws on (at least 200
+// pixels each way, up to 1:4), shrinking below its usual minimums if it must.
+func TestStandingAlwaysRenders(t *testing.T) {
+	for w := 200; w <= 1600; w += 100 {
+		for h := 200; h <= 1600; h += 100 {
+			if w > 4*h || h > 4*w {
+				continue
+			}
+			for _, lang := range []string{"ja", "en"} {
+				if _, err := layout(Screen{Kind: KindStanding, Lang: lang}, w, h, DefaultFonts()); err != nil {
+					t.Errorf("%dx%d %s: %v", w, h, lang, err)
+				}
+			}
+		}
+	}
+	// An alert is never relaxed: central must refuse what does not fit.
+	a := testAlert(t)
+	if _, err := layout(Screen{Kind: KindAlert, Alert: a}, 200, 800, DefaultFonts()); !errors.Is(err, ErrDoesNotFit) {
+		t.Errorf("alert on 200x800: %v, want ErrDoesNotFit", err)
 	}
 }
 

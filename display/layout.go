@@ -178,6 +178,9 @@ type layouter struct {
 	w, h int
 	sc   *scene
 	errs []error
+	// relax scales every minimum font size (1 normally; less only for
+	// the standing warning on odd panels).
+	relax float64
 }
 
 func (l *layouter) short() float64 { return float64(min(l.w, l.h)) }
@@ -201,6 +204,7 @@ func (l *layouter) text(b textBox) {
 		l.errs = append(l.errs, &GlyphError{Screen: l.id, Field: b.field, Lang: b.lang, Runes: miss, Fonts: l.fs.Names()})
 		return
 	}
+	b.min *= l.relax
 	p, err := l.fit(b)
 	if err != nil {
 		l.errs = append(l.errs, err)
@@ -223,9 +227,23 @@ func layout(s Screen, w, h int, fs *Fonts) (*scene, error) {
 	if w < 64 || h < 64 || w > 16384 || h > 16384 {
 		return nil, fmt.Errorf("%w: screen size %dx%d out of range 64..16384", ErrInvalidScreen, w, h)
 	}
-	l := &layouter{fs: fs, id: s.ID(), w: w, h: h, sc: &scene{w: w, h: h}}
+	l := &layouter{fs: fs, id: s.ID(), w: w, h: h, sc: &scene{w: w, h: h}, relax: 1}
 	if err := l.run(s); err != nil {
 		return nil, err
+	}
+	if len(l.errs) > 0 && s.Kind == KindStanding {
+		// The standing warning is the fallback for everything else: on an
+		// odd panel (tiny, or extremely tall or wide) it may go below the
+		// minimum sizes rather than leave the screen without a warning.
+		for _, relax := range []float64{0.75, 0.5, 0.35} {
+			l = &layouter{fs: fs, id: s.ID(), w: w, h: h, sc: &scene{w: w, h: h}, relax: relax}
+			if err := l.run(s); err != nil {
+				return nil, err
+			}
+			if len(l.errs) == 0 {
+				break
+			}
+		}
 	}
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -309,6 +327,7 @@ func (l *layouter) need(text string, width, size float64, bold bool) float64 {
 	if bold && !l.fs.faces[0].bold {
 		track = boldTrack
 	}
+	size *= l.relax
 	lines, _, ok := l.fs.wrap(text, width/size, track, true)
 	if !ok {
 		return 0

@@ -249,6 +249,19 @@ func (p *Presenter) RunGame(ctx context.Context, onStart func()) error {
 	ebiten.SetRunnableOnUnfocused(true)
 
 	p.g.ctx, p.g.onStart = ctx, onStart
+	// Render the standing warning while Ebiten opens the window and the GL
+	// context (the first frame appears sooner). The size is a guess
+	// (the window size, or the monitor's); a wrong guess is rendered again.
+	if w, h := p.expectedSize(); w >= minScreen && h >= minScreen {
+		pre := make(chan *frame, 1)
+		p.g.pre = pre
+		go func() { pre <- p.g.renderCPU(display.StandingScreen(), w, h) }()
+		defer func() {
+			if p.g.pre != nil {
+				<-p.g.pre // the loop never took it: wait for the goroutine
+			}
+		}()
+	}
 	p.mu.Lock()
 	p.running = true
 	p.mu.Unlock()
@@ -284,17 +297,38 @@ func (p *Presenter) RunGame(ctx context.Context, onStart func()) error {
 	return err
 }
 
+// expectedSize guesses the screen size before the loop runs.
+func (p *Presenter) expectedSize() (int, int) {
+	if p.o.Windowed {
+		return p.o.WindowW, p.o.WindowH
+	}
+	m := ebiten.Monitor()
+	if m == nil {
+		return 0, 0
+	}
+	w, h := m.Size()
+	s := m.DeviceScaleFactor()
+	return int(math.Ceil(float64(w) * s)), int(math.Ceil(float64(h) * s))
+}
+
 // animate schedules frames while something moves (a fade, the ticker) and
 // once per drift step; otherwise the loop sleeps. It is the only goroutine
 // Run starts and Run waits for it.
 func (p *Presenter) animate(ctx context.Context) {
 	defer close(p.animDone)
 	var frame clock.Ticker // runs only while something moves: no wake-ups on a static screen
-	defer func() {
+	stopFrame := func() {
 		if frame != nil {
 			frame.Stop()
+			frame = nil
 		}
-	}()
+	}
+	defer stopFrame()
+	// Until the first frame is presented, ask often: Ebiten drops a
+	// ScheduleFrame made before its loop counts as running.
+	startup := p.o.Clock.NewTicker(5 * time.Millisecond)
+	defer startup.Stop()
+	startupC := startup.C()
 	drift := p.o.Clock.NewTicker(p.o.DriftStep)
 	defer drift.Stop()
 	for {
@@ -304,9 +338,8 @@ func (p *Presenter) animate(ctx context.Context) {
 				frame = p.o.Clock.NewTicker(time.Second / 30)
 			}
 			tick = frame.C()
-		} else if frame != nil {
-			frame.Stop()
-			frame = nil
+		} else {
+			stopFrame()
 		}
 		select {
 		case <-ctx.Done():
@@ -318,6 +351,14 @@ func (p *Presenter) animate(ctx context.Context) {
 			ebiten.ScheduleFrame()
 		case <-tick:
 			ebiten.ScheduleFrame()
+		case <-startupC:
+			ebiten.ScheduleFrame()
+			select {
+			case <-p.first:
+				startup.Stop()
+				startupC = nil
+			default:
+			}
 		case <-drift.C():
 			if p.o.Drift {
 				ebiten.ScheduleFrame()

@@ -62,7 +62,12 @@ type game struct {
 
 	drift image.Point
 	shots []chan shot
+
+	pre chan *frame // the standing warning, rendered while Ebiten starts
 }
+
+// minScreen is the least width and height the presenter draws at.
+const minScreen = 200
 
 func (g *game) now() time.Duration { return g.p.o.Clock.Mono() }
 
@@ -97,10 +102,21 @@ func (g *game) Update() error {
 	if g.presented {
 		g.p.firstOnce.Do(func() { close(g.p.first) })
 	}
-	if g.w < 64 || g.h < 64 {
-		return nil
+	if g.w < minScreen || g.h < minScreen {
+		return nil // nothing sensible fits; wait for a real size
 	}
 	now := g.now()
+	// The first frame: the standing warning rendered while Ebiten started,
+	// if it guessed the size right.
+	if g.pre != nil {
+		f := <-g.pre
+		g.pre = nil
+		if f.size == image.Pt(g.w, g.h) {
+			f.img = upload(f.rgba)
+			g.cur = f
+			g.dirty, g.checkDue = true, true
+		}
+	}
 	// The screen size changed (or first frame): render again at the new size.
 	if g.cur == nil || g.cur.size != image.Pt(g.w, g.h) {
 		s := display.StandingScreen()
@@ -183,9 +199,17 @@ func (g *game) fading(now time.Duration) bool {
 // render draws s with the shared renderer; a screen that cannot be drawn
 // becomes the standing warning (never a blank screen).
 func (g *game) render(s display.Screen) *frame {
-	lw, lh := g.w, g.h // the layout's size: the panel as the customer sees it
+	f := g.renderCPU(s, g.w, g.h)
+	f.img = upload(f.rgba)
+	return f
+}
+
+// renderCPU is render without the GPU upload, for a w x h panel; it may
+// run outside the loop.
+func (g *game) renderCPU(s display.Screen, w, h int) *frame {
+	lw, lh := w, h // the layout's size: the panel as the customer sees it
 	if g.p.o.Rotation == 90 || g.p.o.Rotation == 270 {
-		lw, lh = g.h, g.w
+		lw, lh = h, w
 	}
 	rgba, err := display.Render(s, lw, lh, display.WithFonts(g.p.o.Fonts))
 	f := &frame{s: s}
@@ -195,14 +219,14 @@ func (g *game) render(s display.Screen) *frame {
 		f.s = display.StandingScreen()
 		rgba, err = display.Render(f.s, lw, lh, display.WithFonts(g.p.o.Fonts))
 		if err != nil {
-			// The built-in screen fits every size >= 64 px; this is a defect.
-			panic(fmt.Sprintf("ebitenview: standing screen at %dx%d: %v", g.w, g.h, err))
+			// The built-in screen fits every size the loop renders at
+			// (>= minScreen); this is a defect, not an input.
+			panic(fmt.Sprintf("ebitenview: standing screen at %dx%d: %v", lw, lh, err))
 		}
 	}
 	f.hash = display.FrameHash(rgba) // what was rendered, before rotation
 	f.rgba = rotate(rgba, g.p.o.Rotation)
 	f.size, f.bg = f.rgba.Rect.Size(), f.rgba.RGBAAt(0, 0)
-	f.img = upload(f.rgba)
 	return f
 }
 
