@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -407,8 +408,8 @@ func validLang(l string) bool {
 	return true
 }
 
-// checkRunes rejects invalid UTF-8, control characters (other than newline)
-// and text beyond max runes.
+// checkRunes rejects invalid UTF-8, control, format and private-use
+// characters (newline is allowed) and text beyond max runes.
 func checkRunes(what, s string, max int, required bool) error {
 	if required && strings.TrimSpace(s) == "" {
 		return invalid("%s is empty", what)
@@ -419,8 +420,11 @@ func checkRunes(what, s string, max int, required bool) error {
 	n := 0
 	for _, r := range s {
 		n++
-		if r < 0x20 && r != '\n' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 || r == 0x202e || r == 0x202d {
-			return invalid("%s has control character U+%04X", what, r)
+		if r != '\n' && (unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || unicode.Is(unicode.Co, r) || r == 0x2028 || r == 0x2029) {
+			// Invisible format characters (zero-width space, soft hyphen,
+			// bidi overrides) can split a phone number or a domain so that
+			// central's allow-list does not see it while the screen does.
+			return invalid("%s has invisible or control character U+%04X", what, r)
 		}
 	}
 	if n > max {
