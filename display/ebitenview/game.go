@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"math"
 	"runtime/debug"
 	"sync/atomic"
@@ -204,6 +205,25 @@ func (g *game) render(s display.Screen) *frame {
 	return f
 }
 
+// standing renders the standing warning at w x h. On a panel stranger than
+// 1:4 it is drawn at 1:4, centred; it cannot fail.
+func (g *game) standing(w, h int) *image.RGBA {
+	fonts := display.WithFonts(g.p.o.Fonts)
+	if img, err := display.Render(display.StandingScreen(), w, h, fonts); err == nil {
+		return img
+	}
+	cw, ch := min(w, 4*h), min(h, 4*w)
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	img, err := display.Render(display.StandingScreen(), cw, ch, fonts)
+	if err != nil {
+		g.p.o.Logger.Error("standing warning does not fit the panel", "size", fmt.Sprintf("%dx%d", w, h), "err", err)
+		return out // black: the frame watchdog reports it
+	}
+	off := image.Pt((w-cw)/2, (h-ch)/2)
+	draw.Draw(out, img.Bounds().Add(off), img, image.Point{}, draw.Src)
+	return out
+}
+
 // renderCPU is render without the GPU upload, for a w x h panel; it may
 // run outside the loop.
 func (g *game) renderCPU(s display.Screen, w, h int) *frame {
@@ -217,12 +237,7 @@ func (g *game) renderCPU(s display.Screen, w, h int) *frame {
 		g.p.o.Logger.Error("render screen; showing the standing warning", "screen", s.ID(), "err", err)
 		f.fallback, f.err = true, err
 		f.s = display.StandingScreen()
-		rgba, err = display.Render(f.s, lw, lh, display.WithFonts(g.p.o.Fonts))
-		if err != nil {
-			// The built-in screen fits every size the loop renders at
-			// (>= minScreen); this is a defect, not an input.
-			panic(fmt.Sprintf("ebitenview: standing screen at %dx%d: %v", lw, lh, err))
-		}
+		rgba = g.standing(lw, lh)
 	}
 	f.hash = display.FrameHash(rgba) // what was rendered, before rotation
 	f.rgba = rotate(rgba, g.p.o.Rotation)
