@@ -247,23 +247,43 @@ func (s *Service) Login(ctx context.Context, name, password, remote string) (*ce
 	now := s.clk.Now()
 	ukey := strings.ToLower(name)
 	rkey := remoteHost(remote)
+	// Reserve the attempt before the slow verify so parallel guesses count
+	// against the limit while they are being checked.
 	s.mu.Lock()
-	wait := max(s.users.blocked(ukey, now), s.remotes.blocked(rkey, now))
+	uwait, uok := s.users.acquire(ukey, now)
+	var rwait time.Duration
+	rok := false
+	if uok {
+		if rwait, rok = s.remotes.acquire(rkey, now); !rok {
+			s.users.release(ukey, false, now)
+		}
+	}
 	s.mu.Unlock()
-	if wait > 0 {
+	if !uok || !rok {
+		wait := max(uwait, rwait)
 		s.log.Warn("login refused: rate limited", "user", name, "remote", remote, "retry_after", wait)
 		return nil, &RateLimitError{Wait: wait}
 	}
+	released := false
+	release := func(failed bool) {
+		now := s.clk.Now()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if released {
+			return
+		}
+		released = true
+		s.users.release(ukey, failed, now)
+		s.remotes.release(rkey, failed, now)
+	}
+	defer release(false)
 	ok, u, err := s.checkPassword(ctx, name, password)
 	if err != nil {
 		return nil, err
 	}
 	now = s.clk.Now()
 	if !ok || u.Disabled {
-		s.mu.Lock()
-		s.users.fail(ukey, now)
-		s.remotes.fail(rkey, now)
-		s.mu.Unlock()
+		release(true)
 		s.log.Warn("login failed", "user", name, "remote", remote, "disabled", ok && u.Disabled)
 		s.audit(ctx, central.Actor{UserID: "-", Name: name, Remote: remote}, "login.fail", "", nil)
 		return nil, ErrBadCredentials

@@ -6,6 +6,10 @@ import "time"
 // a key has failed threshold times. The count is forgotten only after a
 // whole window without failures, so a patient attacker gains nothing by
 // waiting out each backoff. Callers hold Service.mu.
+//
+// Attempts still being verified count too (acquire before the slow hash,
+// release after): otherwise a burst of parallel guesses all pass the check
+// before the first of them has failed.
 type limiter struct {
 	threshold int
 	window    time.Duration
@@ -15,6 +19,7 @@ type limiter struct {
 
 type limitEntry struct {
 	failures int
+	inflight int // attempts acquired and not yet released
 	last     time.Time
 	until    time.Time
 }
@@ -32,11 +37,48 @@ func (l *limiter) blocked(key string, now time.Time) time.Duration {
 	return e.until.Sub(now)
 }
 
-func (l *limiter) fail(key string, now time.Time) {
+// acquire reserves an attempt for key. It refuses (returning how long to
+// wait, at least base) during a backoff, or when the attempts in flight
+// could take key past its threshold: below the threshold, failures plus
+// in-flight attempts stay under it; at or past it (backoff over), one
+// attempt at a time. Every successful acquire must be released.
+func (l *limiter) acquire(key string, now time.Time) (time.Duration, bool) {
+	if w := l.blocked(key, now); w > 0 {
+		return w, false
+	}
 	e, ok := l.m[key]
-	if !ok || l.stale(e, now) {
+	if !ok {
 		e = &limitEntry{}
 		l.m[key] = e
+	}
+	if l.stale(e, now) {
+		e.failures, e.until = 0, time.Time{}
+	}
+	if e.inflight >= max(1, l.threshold-e.failures) {
+		return l.base, false
+	}
+	e.inflight++
+	return 0, true
+}
+
+// release ends an attempt acquired for key; failed counts it as a failure.
+func (l *limiter) release(key string, failed bool, now time.Time) {
+	if e, ok := l.m[key]; ok && e.inflight > 0 {
+		e.inflight--
+	}
+	if failed {
+		l.fail(key, now)
+	}
+}
+
+func (l *limiter) fail(key string, now time.Time) {
+	e, ok := l.m[key]
+	if !ok {
+		e = &limitEntry{}
+		l.m[key] = e
+	}
+	if l.stale(e, now) {
+		e.failures, e.until = 0, time.Time{}
 	}
 	e.last = now
 	e.failures++
@@ -50,13 +92,24 @@ func (l *limiter) fail(key string, now time.Time) {
 	}
 }
 
-func (l *limiter) reset(key string) { delete(l.m, key) }
+// reset forgets key's failures; attempts still in flight stay counted.
+func (l *limiter) reset(key string) {
+	e, ok := l.m[key]
+	if !ok {
+		return
+	}
+	if e.inflight > 0 {
+		e.failures, e.until = 0, time.Time{}
+		return
+	}
+	delete(l.m, key)
+}
 
 // prune forgets keys whose window and backoff are over, so the map does not
 // grow with every address that ever failed once.
 func (l *limiter) prune(now time.Time) {
 	for k, e := range l.m {
-		if l.stale(e, now) {
+		if e.inflight == 0 && l.stale(e, now) {
 			delete(l.m, k)
 		}
 	}
