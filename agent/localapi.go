@@ -5,7 +5,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/atmguard/kiosk/internal/wire"
@@ -19,8 +22,46 @@ import (
 //
 // POSTs must carry Content-Type application/json: a web page in some local
 // browser cannot send that cross-origin without a preflight this API never
-// answers, so it cannot fire triggers.
+// answers, so it cannot fire triggers. Requests whose Host is not a
+// loopback IP or "localhost" get 421: a page on a DNS-rebinding name that
+// resolves to 127.0.0.1 is same-origin with that name, so the content-type
+// rule alone would not stop it.
 func (a *Agent) localAPI() http.Handler {
+	return loopbackHostOnly(a.localMux())
+}
+
+func loopbackHostOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !loopbackHost(r.Host) {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": "Host must be localhost or a loopback address, not " + quoteShort(r.Host)})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// loopbackHost: "localhost" or a loopback IP literal ("127.0.0.1",
+// "[::1]"), each with an optional port.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, port, err := net.SplitHostPort(hostport); err == nil {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return false
+		}
+		host = h
+	} else if strings.HasPrefix(hostport, "[") && strings.HasSuffix(hostport, "]") {
+		host = hostport[1 : len(hostport)-1]
+	} else if strings.Contains(hostport, ":") {
+		return false // unbracketed IPv6 or a malformed port
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (a *Agent) localMux() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/trigger", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
