@@ -33,6 +33,7 @@ type Agent struct {
 	mono0  time.Duration // Mono at New (uptime)
 
 	inbox     inbox
+	out       outbox
 	ctl       chan func()
 	wake      chan struct{} // re-decide the screen (blob stored, ...)
 	fetchKick chan struct{} // blobs may be missing
@@ -118,6 +119,8 @@ func New(opts Options) (*Agent, error) {
 		stats:     Stats{Rejected: map[string]int{}},
 	}
 	a.inbox.signal = make(chan struct{}, 1)
+	a.out.sig = make(chan struct{}, 1)
+	a.out.rej = map[rejKey]*rejState{}
 	a.cc.observePersisted(c.CentralTime())
 	if o.LocalAPIAddr != "" {
 		ln, err := net.Listen("tcp", o.LocalAPIAddr)
@@ -219,7 +222,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.offer(*first)
 	}
 
-	a.wg.Add(2)
+	a.wg.Add(3)
+	go func() { defer a.wg.Done(); a.sendLoop(ctx) }()
 	go func() { defer a.wg.Done(); a.presentLoop(ctx) }()
 	go func() { defer a.wg.Done(); a.fetchLoop(ctx) }()
 	if a.srv != nil {
@@ -571,7 +575,7 @@ func (a *Agent) publishStatus() {
 	if a.client == nil || !a.client.IsConnectionOpen() {
 		return
 	}
-	a.client.Publish(wire.StatusTopic(a.o.DeviceID), 1, true, a.statusJSON(wire.StateOnline))
+	a.enqueue(wire.StatusTopic(a.o.DeviceID), true, a.statusJSON(wire.StateOnline))
 }
 
 func (a *Agent) heartbeat() {
@@ -581,30 +585,4 @@ func (a *Agent) heartbeat() {
 			a.log.Warn("heartbeat", "err", err)
 		}
 	}
-}
-
-// publishEvent sends an event if connected. Events are not queued while
-// offline (a week offline would pile up thousands); the status published
-// on reconnect carries the current screen and seqs.
-func (a *Agent) publishEvent(ev wire.Event) {
-	ev.Type, ev.Device, ev.Time = wire.TypeEvent, a.o.DeviceID, a.clk.Now().UTC()
-	if r := []rune(ev.Detail); len(r) > wire.MaxReasonRunes {
-		ev.Detail = string(r[:wire.MaxReasonRunes-3]) + "..."
-	}
-	if a.client == nil || !a.client.IsConnectionOpen() {
-		return
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return
-	}
-	a.client.Publish(wire.EventTopic(a.o.DeviceID), 1, false, b)
-}
-
-// reject logs a refused message and publishes a "rejected" event.
-func (a *Agent) reject(topic string, sc string, seq uint64, err error) {
-	reason := wire.Reason(err)
-	a.log.Warn("rejected", "topic", topic, "reason", reason, "err", err)
-	a.bump(func(s *Stats) { s.Rejected[reason]++ })
-	a.publishEvent(wire.Event{Kind: wire.EventRejected, Scope: sc, Seq: seq, Reason: reason, Detail: err.Error()})
 }
