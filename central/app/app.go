@@ -62,6 +62,8 @@ type Config struct {
 
 	// FlushInterval of the registry (default 200ms).
 	FlushInterval time.Duration
+	// IngestQueue is the registry's queue of device messages (default 65536).
+	IngestQueue int
 	// AfterCommit is a test hook (see alerts.Config.AfterCommit).
 	AfterCommit func()
 	// NoFitCheck skips display.CheckFit (tests of other things only).
@@ -159,7 +161,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	signer := func() *wire.Signer { return a.Keys.Signer(keys.Signing) }
 	var alertSvc *alerts.Service
 	if a.Registry, err = registry.New(registry.Config{DB: a.DB, Audit: a.AuditLog, Clock: cfg.Clock, Hub: a.Hub, Signer: signer,
-		Publisher: &a.pub, Logger: cfg.Logger, FlushInterval: cfg.FlushInterval,
+		Publisher: &a.pub, Logger: cfg.Logger, FlushInterval: cfg.FlushInterval, QueueSize: cfg.IngestQueue,
 		AlertTargets: func(id string) (central.Target, central.AlertState, bool) {
 			al, err := alertSvc.Get(context.Background(), central.System, id)
 			if err != nil {
@@ -235,8 +237,20 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	external := cfg.BrokerURL != ""
 	dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer dcancel()
+	ingest := map[string]broker.Handler{wire.AllStatusFilter: a.Registry.Handle, wire.AllEventFilter: a.Registry.Handle}
+	var subs map[string]broker.Handler
+	if a.Broker != nil {
+		// Inside the embedded broker: no write queue that drops (see broker.Embedded.Subscribe).
+		for f, h := range ingest {
+			if err := a.Broker.Subscribe(f, h); err != nil {
+				return nil, fmt.Errorf("subscribe %s: %w", f, err)
+			}
+		}
+	} else {
+		subs = ingest
+	}
 	mc, err := broker.Dial(dctx, broker.ClientConfig{URL: brokerURL, ClientID: "atmguard-central", Username: user, Password: pass,
-		Subscriptions: map[string]broker.Handler{wire.AllStatusFilter: a.Registry.Handle, wire.AllEventFilter: a.Registry.Handle},
+		Subscriptions: subs,
 		OnConnect: func() {
 			// Re-sign what was never acknowledged (and, with an external
 			// broker that may have lost its retained messages, everything).

@@ -10,6 +10,10 @@
 //     messages after a day, and displays that reconnect later would find no
 //     snapshot.
 //   - MaximumClientWritesPending 256 instead of 8192 (~64 KiB per client).
+//     When a client's write queue is full mochi drops messages to it, QoS 1
+//     included, so central does not read the fleet's status and events
+//     through a network client: it subscribes inside the broker
+//     (Embedded.Subscribe), where a slow reader slows the publishers instead.
 //   - Retained messages, sessions and subscriptions are persisted with
 //     mochi's bolt storage hook in broker.db; mochi writes a retained message
 //     to the hook before it acknowledges the publish, so a snapshot central

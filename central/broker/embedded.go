@@ -49,6 +49,8 @@ type Embedded struct {
 	log        *slog.Logger
 	closeOnce  sync.Once
 	closeErr   error
+	mu         sync.Mutex
+	subID      int
 }
 
 // StartEmbedded starts the broker and its listener.
@@ -70,6 +72,7 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 	caps.MaximumQos = 1
 	caps.SharedSubAvailable = 0
 	srv := mqtt.New(&mqtt.Options{
+		InlineClient:           true, // central's own ingest subscriptions (Subscribe)
 		Capabilities:           caps,
 		Logger:                 log.With("component", "mqtt-broker"),
 		SysTopicResendInterval: 60,
@@ -101,6 +104,22 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded broker: serve: %w", err)
 	}
 	return e, nil
+}
+
+// Subscribe delivers every message matching filter to h, inside the broker:
+// h runs synchronously on the publishing client's connection goroutine,
+// after the broker acknowledged the publish. Unlike a network subscriber
+// (whose write queue mochi empties by dropping messages when it is full,
+// even QoS 1 ones), nothing is dropped: a slow h slows the publishers down.
+// Retained messages matching filter are delivered before Subscribe returns.
+func (e *Embedded) Subscribe(filter string, h Handler) error {
+	e.mu.Lock()
+	e.subID++
+	id := e.subID
+	e.mu.Unlock()
+	return e.srv.Subscribe(filter, id, func(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+		h(pk.TopicName, append([]byte(nil), pk.Payload...))
+	})
 }
 
 // Addr is the bound listen address (host:port).
