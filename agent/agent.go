@@ -32,8 +32,14 @@ type Agent struct {
 	sched  *Scheduler
 	mono0  time.Duration // Mono at New (uptime)
 
-	inbox     inbox
-	out       outbox
+	inbox   inbox
+	out     outbox
+	dropLog struct {
+		sync.Mutex
+		n      int
+		at     time.Duration
+		logged bool
+	}
 	ctl       chan func()
 	wake      chan struct{} // re-decide the screen (blob stored, ...)
 	fetchKick chan struct{} // blobs may be missing

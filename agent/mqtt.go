@@ -39,7 +39,10 @@ func (a *Agent) mqttOptions() *mqtt.ClientOptions {
 		SetDefaultPublishHandler(a.onMessage).
 		SetOnConnectHandler(a.onConnect).
 		SetConnectionLostHandler(a.onLost).
-		SetReconnectingHandler(a.onReconnecting)
+		SetReconnectingHandler(a.onReconnecting).
+		// caps packet sizes below paho, which allocates whatever a
+		// broker announces (up to 256 MiB) before reading it
+		SetCustomOpenConnectionFn(a.openConn)
 	if a.o.TLS != nil {
 		o.SetTLSConfig(a.o.TLS.Clone())
 	}
@@ -52,11 +55,36 @@ func (a *Agent) onMessage(_ mqtt.Client, m mqtt.Message) {
 		return
 	default:
 	}
+	if n := len(m.Payload()); n > wire.MaxEnvelopeBytes {
+		// not worth a copy nor a place in the inbox; the scope comes from
+		// the topic so central can attribute the rejection
+		scope := ""
+		if t, err := wire.ParseTopic(m.Topic()); err == nil && t.Kind == wire.TopicState {
+			scope = t.Scope.String()
+		}
+		a.reject(m.Topic(), scope, 0, &wire.LimitError{Limit: "envelope bytes", Max: wire.MaxEnvelopeBytes, Got: n})
+		return
+	}
 	// paho reuses nothing here, but copy anyway: the loop keeps the bytes
 	p := append([]byte(nil), m.Payload()...)
-	if a.inbox.put(message{topic: m.Topic(), payload: p}) {
-		a.log.Warn("inbox full; dropped an older message", "topic", m.Topic())
+	if n := a.inbox.put(message{topic: m.Topic(), payload: p}); n > 0 {
+		a.inboxDropped(m.Topic(), n)
 	}
+}
+
+// inboxDropped logs dropped messages at most once a minute, with a count.
+func (a *Agent) inboxDropped(topic string, n int) {
+	now := a.clk.Mono()
+	a.dropLog.Lock()
+	a.dropLog.n += n
+	if a.dropLog.logged && now-a.dropLog.at < time.Minute {
+		a.dropLog.Unlock()
+		return
+	}
+	total := a.dropLog.n
+	a.dropLog.n, a.dropLog.at, a.dropLog.logged = 0, now, true
+	a.dropLog.Unlock()
+	a.log.Warn("inbox full; dropped older messages", "dropped", total, "topic", topic)
 }
 
 // onConnect runs in its own goroutine (paho starts it). Subscribing here

@@ -10,12 +10,14 @@ import (
 )
 
 // inbox hands messages from paho's router to the agent loop without ever
-// blocking it (a blocking handler starves paho's keepalive). It is bounded:
-// when full, the oldest message of the same topic is dropped first (a newer
-// state snapshot supersedes it anyway), else the oldest message.
+// blocking it (a blocking handler starves paho's keepalive). It is bounded
+// in count and in bytes: when full, the oldest message of the same topic is
+// dropped first (a newer state snapshot supersedes it anyway), else the
+// oldest message.
 type inbox struct {
 	mu     sync.Mutex
 	msgs   []message
+	bytes  int
 	signal chan struct{}
 }
 
@@ -24,11 +26,15 @@ type message struct {
 	payload []byte
 }
 
-const inboxMax = 64
+const (
+	inboxMax      = 64
+	inboxMaxBytes = 4 << 20 // 16 whole envelopes; 64 would be 16 MiB
+)
 
-func (b *inbox) put(m message) (dropped bool) {
+// put appends m and returns how many older messages it dropped to make room.
+func (b *inbox) put(m message) (dropped int) {
 	b.mu.Lock()
-	if len(b.msgs) >= inboxMax {
+	for len(b.msgs) > 0 && (len(b.msgs) >= inboxMax || b.bytes+len(m.payload) > inboxMaxBytes) {
 		drop := 0
 		for i, x := range b.msgs {
 			if x.topic == m.topic {
@@ -36,10 +42,12 @@ func (b *inbox) put(m message) (dropped bool) {
 				break
 			}
 		}
+		b.bytes -= len(b.msgs[drop].payload)
 		b.msgs = append(b.msgs[:drop], b.msgs[drop+1:]...)
-		dropped = true
+		dropped++
 	}
 	b.msgs = append(b.msgs, m)
+	b.bytes += len(m.payload)
 	b.mu.Unlock()
 	signal(b.signal)
 	return dropped
@@ -49,7 +57,7 @@ func (b *inbox) drain() []message {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	m := b.msgs
-	b.msgs = nil
+	b.msgs, b.bytes = nil, 0
 	return m
 }
 

@@ -13,10 +13,10 @@ func TestInboxBoundedDropPolicy(t *testing.T) {
 	for i := 0; i < inboxMax; i++ {
 		b.put(message{topic: fmt.Sprintf("t%d", i%4), payload: []byte{byte(i)}})
 	}
-	if dropped := b.put(message{topic: "t1", payload: []byte{200}}); !dropped {
+	if dropped := b.put(message{topic: "t1", payload: []byte{200}}); dropped == 0 {
 		t.Fatal("full inbox did not report a drop")
 	}
-	if dropped := b.put(message{topic: "other", payload: []byte{201}}); !dropped {
+	if dropped := b.put(message{topic: "other", payload: []byte{201}}); dropped == 0 {
 		t.Fatal("full inbox did not report a drop")
 	}
 	got := b.drain()

@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/atmguard/kiosk/internal/wire"
+)
+
+// maxIncomingPacket is the largest MQTT packet the agent reads: a whole
+// envelope plus room for the topic and headers. paho allocates a packet's
+// announced remaining length (up to 256 MiB) before reading it, so the cap
+// must act on the fixed header, below paho.
+const maxIncomingPacket = wire.MaxEnvelopeBytes + 64<<10
+
+// errPacketTooLarge ends a connection whose broker announced a packet
+// larger than maxIncomingPacket.
+var errPacketTooLarge = errors.New("broker sent an MQTT packet larger than the agent accepts")
+
+// openConn dials the broker like paho's built-in dialer (tcp/mqtt, or TLS
+// with the configured tls.Config) and wraps the connection, TLS included,
+// in a capConn. Proxies from the environment are not used: displays talk
+// to their broker directly.
+func (a *Agent) openConn(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
+	d := o.Dialer
+	if d == nil {
+		d = &net.Dialer{Timeout: 30 * time.Second}
+	}
+	var c net.Conn
+	var err error
+	switch uri.Scheme {
+	case "tcp", "mqtt":
+		c, err = d.Dial("tcp", uri.Host)
+	case "ssl", "tls", "mqtts", "mqtt+ssl", "tcps":
+		c, err = tls.DialWithDialer(d, "tcp", uri.Host, o.TLSConfig)
+	default:
+		return nil, fmt.Errorf("broker URL scheme %q is not supported", uri.Scheme)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &capConn{Conn: c, max: maxIncomingPacket, onOversize: a.oversizePacket}, nil
+}
+
+// oversizePacket counts a packet refused by the capConn.
+func (a *Agent) oversizePacket(announced int) {
+	a.reject("", "", 0, fmt.Errorf("%w (connection dropped)", &wire.LimitError{Limit: "MQTT packet bytes from the broker", Max: maxIncomingPacket, Got: announced}))
+}
+
+// capConn follows the MQTT fixed headers of everything it reads and fails
+// the connection, before the bytes reach paho, as soon as a packet's
+// remaining length exceeds max.
+type capConn struct {
+	net.Conn
+	max        int
+	onOversize func(announced int)
+
+	mu      sync.Mutex // paho reads from one goroutine; the lock is for -race peace of mind
+	err     error
+	state   int // capHeader, capLength, capBody
+	rem     int // remaining length decoded so far
+	mult    int
+	lenSeen int
+	skip    int // body bytes still to pass
+}
+
+const (
+	capHeader = iota
+	capLength
+	capBody
+)
+
+func (c *capConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return 0, err
+	}
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	announced, perr := c.scan(p[:n])
+	if perr != nil {
+		c.err = perr
+	}
+	c.mu.Unlock()
+	if perr != nil {
+		c.Conn.Close()
+		if announced > 0 && c.onOversize != nil {
+			c.onOversize(announced)
+		}
+		return 0, perr
+	}
+	return n, err
+}
+
+// scan advances the header parser over b. It returns an error (and the
+// announced length, if known) for an oversized or malformed header.
+func (c *capConn) scan(b []byte) (int, error) {
+	for i := 0; i < len(b); {
+		switch c.state {
+		case capHeader:
+			c.state, c.rem, c.mult, c.lenSeen = capLength, 0, 1, 0
+			i++
+		case capLength:
+			x := b[i]
+			i++
+			c.rem += int(x&0x7f) * c.mult
+			c.mult *= 128
+			c.lenSeen++
+			if c.rem > c.max {
+				// keep decoding what is already here only to report the size
+				for x&0x80 != 0 && i < len(b) && c.lenSeen < 4 {
+					x = b[i]
+					i++
+					c.rem += int(x&0x7f) * c.mult
+					c.mult *= 128
+					c.lenSeen++
+				}
+				return c.rem, fmt.Errorf("%w: remaining length %d (at least), max %d", errPacketTooLarge, c.rem, c.max)
+			}
+			switch {
+			case x&0x80 == 0 && c.rem == 0:
+				c.state = capHeader
+			case x&0x80 == 0:
+				c.state, c.skip = capBody, c.rem
+			case c.lenSeen == 4:
+				return 0, errors.New("malformed MQTT remaining length from the broker")
+			}
+		case capBody:
+			k := min(c.skip, len(b)-i)
+			i += k
+			c.skip -= k
+			if c.skip == 0 {
+				c.state = capHeader
+			}
+		}
+	}
+	return 0, nil
+}
