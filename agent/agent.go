@@ -32,8 +32,12 @@ type Agent struct {
 	sched  *Scheduler
 	mono0  time.Duration // Mono at New (uptime)
 
-	inbox   inbox
-	out     outbox
+	inbox    inbox
+	out      outbox
+	oversize struct { // packets refused by capConn, reported on the next connect
+		sync.Mutex
+		n, last int
+	}
 	dropLog struct {
 		sync.Mutex
 		n      int

@@ -49,9 +49,30 @@ func (a *Agent) openConn(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 	return &capConn{Conn: c, max: maxIncomingPacket, onOversize: a.oversizePacket}, nil
 }
 
-// oversizePacket counts a packet refused by the capConn.
+// oversizePacket counts a packet refused by the capConn. The connection is
+// going down, so the rejected event waits for the next connect
+// (reportOversize).
 func (a *Agent) oversizePacket(announced int) {
-	a.reject("", "", 0, fmt.Errorf("%w (connection dropped)", &wire.LimitError{Limit: "MQTT packet bytes from the broker", Max: maxIncomingPacket, Got: announced}))
+	err := &wire.LimitError{Limit: "MQTT packet bytes from the broker", Max: maxIncomingPacket, Got: announced}
+	a.bump(func(s *Stats) { s.Rejected[wire.Reason(err)]++ })
+	a.log.Warn("dropped the broker connection: oversized packet", "err", err)
+	a.oversize.Lock()
+	a.oversize.n++
+	a.oversize.last = announced
+	a.oversize.Unlock()
+}
+
+// reportOversize publishes the rejections of oversized packets that cost
+// the previous connections. onConnect calls it.
+func (a *Agent) reportOversize() {
+	a.oversize.Lock()
+	n, last := a.oversize.n, a.oversize.last
+	a.oversize.n = 0
+	a.oversize.Unlock()
+	if n == 0 {
+		return
+	}
+	a.reportLimited("", "", 0, fmt.Errorf("%w (%d connection(s) dropped)", &wire.LimitError{Limit: "MQTT packet bytes from the broker", Max: maxIncomingPacket, Got: last}, n))
 }
 
 // capConn follows the MQTT fixed headers of everything it reads and fails

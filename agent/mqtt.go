@@ -122,6 +122,7 @@ func (a *Agent) onConnect(c mqtt.Client) {
 	a.bump(func(s *Stats) { s.Connects++ })
 	a.log.Info("connected", "broker", a.o.BrokerURL)
 	c.Publish(wire.StatusTopic(a.o.DeviceID), 1, true, a.statusJSON(wire.StateOnline))
+	a.reportOversize()
 	signal(a.connSig)
 }
 

@@ -156,8 +156,14 @@ func (a *Agent) flushRejections() time.Duration {
 // "rejected" event at most once per (reason, scope) per rejectWindow, the
 // rest in a summary carrying their count. Safe from any goroutine.
 func (a *Agent) reject(topic string, sc string, seq uint64, err error) {
+	a.bump(func(s *Stats) { s.Rejected[wire.Reason(err)]++ })
+	a.reportLimited(topic, sc, seq, err)
+}
+
+// reportLimited logs and publishes a rejection already counted, within the
+// per-(reason, scope) rate limit.
+func (a *Agent) reportLimited(topic string, sc string, seq uint64, err error) {
 	reason := wire.Reason(err)
-	a.bump(func(s *Stats) { s.Rejected[reason]++ })
 	ev := wire.Event{Kind: wire.EventRejected, Scope: sc, Seq: seq, Reason: reason}
 	now := a.clk.Mono()
 	k := rejKey{reason, sc}
