@@ -19,14 +19,26 @@ import (
 // (ACL-checked) until central's registry has applied all b.N of them (and
 // written them to bbolt in its batched flushes).
 func BenchmarkIngestViaBroker(b *testing.B) {
-	a := app.NewTest(b, func(c *app.Config) { c.NoFitCheck = true })
+	b.Run("embedded", func(b *testing.B) {
+		benchIngest(b, app.NewTest(b, func(c *app.Config) { c.NoFitCheck = true }), true)
+	})
+	b.Run("mosquitto", func(b *testing.B) {
+		url := startMosquitto(b)
+		benchIngest(b, app.NewTest(b, func(c *app.Config) { c.NoFitCheck, c.BrokerURL, c.MQTTAddr = true, url, "" }), false)
+	})
+}
+
+func benchIngest(b *testing.B, a *app.App, embedded bool) {
 	const devices = 20
 	var clients []paho.Client
 	for i := 0; i < devices; i++ {
 		id := fmt.Sprintf("dev-%02d", i)
-		pw, err := a.RegisterDevice(id, "br-1", "13")
-		if err != nil {
-			b.Fatal(err)
+		pw := "anonymous"
+		if embedded {
+			var err error
+			if pw, err = a.RegisterDevice(id, "br-1", "13"); err != nil {
+				b.Fatal(err)
+			}
 		}
 		c := paho.NewClient(paho.NewClientOptions().AddBroker(a.BrokerURL()).SetClientID("kiosk-" + id).SetUsername(id).
 			SetPassword(pw).SetProtocolVersion(4).SetMaxResumePubInFlight(1000))
