@@ -73,7 +73,9 @@ type Registry struct {
 	mu       sync.RWMutex
 	devs     map[string]*central.Device
 	pwHash   map[string][]byte
-	list     []*central.Device // the same devices as devs, sorted by id (paging without map lookups)
+	list     []*central.Device // the same devices as devs; sorted by id unless unsorted (paging without map lookups)
+	pos      map[string]int    // index of each device in list
+	unsorted bool              // devices were appended since the last sort
 	byPref   map[string]*central.FleetCount
 	byBranch map[string]*central.FleetCount
 	online   int
@@ -111,7 +113,7 @@ func New(cfg Config) (*Registry, error) {
 		log = slog.Default()
 	}
 	r := &Registry{cfg: cfg, log: log.With("component", "registry"), in: make(chan msg, cfg.QueueSize),
-		devs: map[string]*central.Device{}, pwHash: map[string][]byte{},
+		devs: map[string]*central.Device{}, pwHash: map[string][]byte{}, pos: map[string]int{},
 		byPref: map[string]*central.FleetCount{}, byBranch: map[string]*central.FleetCount{},
 		screens: map[string]int{}, snaps: map[string]map[uint64][]string{}, deliv: map[string]*alertDeliv{},
 		dirtyDevs: map[string]bool{}, dirtyDeliv: map[string]map[string]store.DeliveryRecord{}, dirtyAlerts: map[string]bool{}}
@@ -147,7 +149,8 @@ func New(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load registry: %w", err)
 	}
-	sort.Slice(r.list, func(i, j int) bool { return r.list[i].ID < r.list[j].ID })
+	r.unsorted = true
+	r.sortLocked()
 	return r, nil
 }
 
@@ -214,6 +217,7 @@ func (r *Registry) addLocked(d *central.Device) {
 	if old, ok := r.devs[d.ID]; ok {
 		r.count(old, -1)
 	} else {
+		r.pos[d.ID] = len(r.list)
 		r.list = append(r.list, d)
 	}
 	r.devs[d.ID] = d
@@ -221,17 +225,31 @@ func (r *Registry) addLocked(d *central.Device) {
 }
 
 // setLocked stores d (a new copy; stored devices are never modified in
-// place, so pages handed out stay consistent) in devs and the sorted list.
+// place, so pages handed out stay consistent) in devs and list. A new device
+// is appended and the list sorted lazily by the next query: a burst of
+// 100k unknown devices (first connect to an external broker) costs one sort,
+// not 100k insertions into a sorted slice.
 func (r *Registry) setLocked(d *central.Device) {
-	i := sort.Search(len(r.list), func(i int) bool { return r.list[i].ID >= d.ID })
-	if i < len(r.list) && r.list[i].ID == d.ID {
+	if i, ok := r.pos[d.ID]; ok {
 		r.list[i] = d
 	} else {
-		r.list = append(r.list, nil)
-		copy(r.list[i+1:], r.list[i:])
-		r.list[i] = d
+		r.pos[d.ID] = len(r.list)
+		r.list = append(r.list, d)
+		r.unsorted = true
 	}
 	r.devs[d.ID] = d
+}
+
+// sortLocked sorts list by id if needed (mu held for writing).
+func (r *Registry) sortLocked() {
+	if !r.unsorted {
+		return
+	}
+	sort.Slice(r.list, func(i, j int) bool { return r.list[i].ID < r.list[j].ID })
+	for i, d := range r.list {
+		r.pos[d.ID] = i
+	}
+	r.unsorted = false
 }
 
 // ---- credentials
@@ -649,6 +667,14 @@ func (r *Registry) List(ctx context.Context, actor central.Actor, q central.Devi
 	search := strings.ToLower(q.Search)
 	page := &central.DevicePage{Devices: []central.Device{}}
 	r.mu.RLock()
+	if r.unsorted {
+		r.mu.RUnlock()
+		r.mu.Lock()
+		r.sortLocked()
+		r.mu.Unlock()
+		r.mu.RLock()
+		// A device added in between is at the end until the next query.
+	}
 	defer r.mu.RUnlock()
 	for _, d := range r.list {
 		if q.Pref != "" && d.Pref != q.Pref || q.Branch != "" && d.Branch != q.Branch || q.Online != nil && d.Online != *q.Online {

@@ -248,3 +248,26 @@ func BenchmarkFleet100k(b *testing.B) {
 		}
 	})
 }
+
+func TestListSortedAfterArrivalsInAnyOrder(t *testing.T) {
+	r, _, _ := newRegistry(t)
+	ctx := context.Background()
+	viewer := central.Actor{UserID: "v", Role: central.RoleViewer}
+	perm := []int{7, 3, 9, 0, 5, 1, 8, 2, 6, 4}
+	for round := 0; round < 2; round++ { // second round: updates of known devices keep their place
+		for _, i := range perm {
+			id := fmt.Sprintf("d-%d", i)
+			r.Handle(wire.StatusTopic(id), status(id, "b", "13", wire.StateOnline, fmt.Sprint("s", round)))
+		}
+		r.Sync()
+		p, _ := r.List(ctx, viewer, central.DeviceQuery{Limit: 4, Offset: 3})
+		if len(p.Devices) != 4 || p.Total != 10 {
+			t.Fatalf("page %+v", p)
+		}
+		for k, d := range p.Devices {
+			if want := fmt.Sprintf("d-%d", 3+k); d.ID != want || d.Screen != fmt.Sprint("s", round) {
+				t.Fatalf("round %d row %d: %s %s, want %s", round, k, d.ID, d.Screen, want)
+			}
+		}
+	}
+}
