@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"io"
 	"log/slog"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -211,5 +213,83 @@ func waitTopic(t *testing.T, r *recorder, topic string) {
 		case <-timeout:
 			t.Fatalf("no message on %s", topic)
 		}
+	}
+}
+
+// rawConnect sends an MQTT 3.1.1 CONNECT with a retained QoS 1 will and
+// returns the CONNACK return code; the connection is then dropped without
+// DISCONNECT, which is what makes a broker publish the will.
+func rawConnect(t *testing.T, e *broker.Embedded, clientID, user, pass, willTopic, willMsg string) byte {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", strings.TrimPrefix(e.URL(), "tcp://"), 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	str := func(s string) []byte { return append([]byte{byte(len(s) >> 8), byte(len(s))}, s...) }
+	var body []byte
+	body = append(body, str("MQTT")...)
+	body = append(body, 4, 0x80|0x40|0x20|0x08|0x04|0x02, 0, 30)
+	for _, s := range []string{clientID, willTopic, willMsg, user, pass} {
+		body = append(body, str(s)...)
+	}
+	pkt := append([]byte{0x10, byte(len(body))}, body...) // len < 128
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(pkt); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn, ack); err != nil {
+		return 0xff // closed without CONNACK: refused too
+	}
+	return ack[3]
+}
+
+func TestWillOutsideOwnStatusRefused(t *testing.T) {
+	e := startBroker(t, "")
+	rec := newRecorder()
+	central := dialCentral(t, e, map[string]broker.Handler{
+		wire.TopicPrefix + "state/#": rec.handle,
+		wire.AllStatusFilter:         rec.handle,
+		wire.AllEventFilter:          rec.handle,
+	})
+	ctx := context.Background()
+	if err := central.Publish(ctx, wire.StateTopic(wire.All), []byte("good"), true); err != nil {
+		t.Fatal(err)
+	}
+	waitTopic(t, rec, wire.StateTopic(wire.All))
+
+	for _, topic := range []string{wire.StateTopic(wire.All), wire.StatusTopic("d2"), wire.EventTopic("d2"), wire.EventTopic("d1")} {
+		if rc := rawConnect(t, e, "kiosk-d1", "d1", "pw1", topic, "forged"); rc == 0 {
+			t.Errorf("connect with a will on %s accepted", topic)
+		}
+	}
+	// The device's real will (own status) still works; it is published after
+	// the forged attempts were dropped, so once it arrives they had their chance.
+	if rc := rawConnect(t, e, "kiosk-d1", "d1", "pw1", wire.StatusTopic("d1"), "offline"); rc != 0 {
+		t.Fatalf("connect with a will on its own status: rc %d", rc)
+	}
+	waitTopic(t, rec, wire.StatusTopic("d1"))
+	if got := rec.get(wire.StateTopic(wire.All)); len(got) != 1 || got[0] != "good" {
+		t.Errorf("state/all after forged wills: %v", got)
+	}
+	if got := rec.get(wire.StatusTopic("d2")); len(got) != 0 {
+		t.Errorf("d2 status forged by will: %v", got)
+	}
+	// A fresh subscriber sees the retained state/all unchanged.
+	rec2 := newRecorder()
+	dialCentral2 := func() {
+		u, p := e.CentralCredentials()
+		c, err := broker.Dial(ctx, broker.ClientConfig{URL: e.URL(), ClientID: "central-test-2", Username: u, Password: p,
+			Subscriptions: map[string]broker.Handler{wire.StateTopic(wire.All): rec2.handle}, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Close)
+	}
+	dialCentral2()
+	waitTopic(t, rec2, wire.StateTopic(wire.All))
+	if got := rec2.get(wire.StateTopic(wire.All)); got[0] != "good" {
+		t.Errorf("retained state/all: %v", got)
 	}
 }

@@ -181,6 +181,15 @@ func (h *authHook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) boo
 		h.e.log.Info("mqtt: refused connect: bad device credentials", "device", user, "remote", cl.Net.Remote)
 		return false
 	}
+	// mochi publishes a Last Will without calling OnACLCheck, so a will on
+	// kiosk/v1/state/all (or another device's topics) would be a retained
+	// forgery the moment the device drops its connection. A device's only
+	// legitimate will is "offline" on its own status topic.
+	if pk.Connect.WillFlag && pk.Connect.WillTopic != wire.StatusTopic(user) {
+		h.e.log.Warn("mqtt: refused connect: last will on a topic other than the device's status",
+			"device", user, "will_topic", trunc(pk.Connect.WillTopic), "remote", cl.Net.Remote)
+		return false
+	}
 	return true
 }
 
