@@ -30,6 +30,33 @@ func TestGuard(t *testing.T) {
 		{"see https://www.npa.go.jp.evil.example/", "https://www.npa.go.jp.evil.example/"},
 		{"see https://www.npa.go.jp@evil.example/", "https://www.npa.go.jp@evil.example/"},
 		{"go to evil-refund.jp today", "evil-refund.jp"},
+		// bypasses found in review
+		{"至急 03 - 1234 - 5678 へ", "03 - 1234 - 5678"},
+		{"0120・123・456 に電話", "0120・123・456"},
+		{"０１２０／１２３／４５６ に電話", "0120/123/456"},
+		{"0120~123~456 に電話", "0120~123~456"},
+		{"0120〜123〜456 に電話", "0120〜123〜456"},
+		{"〇三-一二三四-五六七八 に電話", "03-1234-5678"},
+		{"返金は 警察庁-返金.jp へ", "警察庁-返金.jp"},
+		{"evil-refund。com で手続き", "evil-refund。com"},
+		{"evil-refund ｡ com で手続き", "evil-refund 。 com"}, // named as folded
+		{"evil-refund . com で手続き", "evil-refund . com"},
+		{"EVIL-REFUND . COM", "EVIL-REFUND . COM"},
+		{"03 110 5678", "03 110 5678"},                 // an allowed number inside a run is not taken off
+		{"110 / 03-1234-5678", "03-1234-5678"},         // but at the start it is, and the rest is judged
+		{"03-1234-5678. It is urgent", "03-1234-5678"}, // a sentence end does not hide a number
+		{"電話は 090 1234 5678。ATMで", "090 1234 5678"},    // nor does a loose "domain" look-alike
+		// allowed: police numbers, official sites and ordinary prose with numbers
+		{"110番 または #9110", ""},
+		{"警察相談専用電話 #9110 (平日 8:30〜17:15)", ""},
+		{"https://www.npa.go.jp/ と https://www.keishicho.metro.tokyo.lg.jp/ を確認", ""},
+		{"2026年11月22日から12月1日まで", ""},
+		{"二〇二六年十一月二十二日", ""},
+		{"被害額は8.15億円、2,918件", ""},
+		{"令和8年 1月〜3月の被害", ""},
+		{"電話をしながらのATM操作はやめましょう。ATMで還付金は受け取れません。", ""},
+		{"Do not talk on a phone at the ATM. Or call 110. It is free. Net banking too.", ""},
+		{"詳しくは交番へ。com", "詳しくは交番へ。com"}, // odd, but a scam TLD after a dot is read as an address
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {
@@ -52,6 +79,10 @@ func TestGuard(t *testing.T) {
 	errs := g.CheckTexts("", []wire.Text{{Lang: "ja", Headline: "注意"}}, &wire.Link{URL: "https://bit.ly/x", Label: "詳細"})
 	if len(errs) != 1 || central.ErrorField(errs[0]) != "qr.url" {
 		t.Fatalf("qr check: %v", errs)
+	}
+	errs = g.CheckTexts("", nil, &wire.Link{URL: "https://www.npa.go.jp/", Label: "相談 0120・123・456"})
+	if len(errs) != 1 || central.ErrorField(errs[0]) != "qr.label" {
+		t.Fatalf("qr label check: %v", errs)
 	}
 }
 
