@@ -84,9 +84,24 @@ func (t Target) Validate() error {
 	return check("target.devices", t.Devices, wire.ValidID)
 }
 
-// Wide reports whether the target needs the two-person rule (all displays or
-// whole prefectures).
-func (t Target) Wide() bool { return t.All || len(t.Prefs) > 0 }
+// Limits of what one publisher may publish alone: a target naming more
+// branches or devices than this, or reaching more known devices than
+// MaxDirectReach, needs a second person's approval like a fleet-wide one
+// (otherwise listing 1000 branches would be "all displays" without an
+// approver).
+const (
+	MaxDirectBranches = 3
+	MaxDirectDevices  = 20
+	MaxDirectReach    = 100
+)
+
+// Wide reports whether the target by itself needs the two-person rule: all
+// displays, whole prefectures, more than MaxDirectBranches branches or more
+// than MaxDirectDevices devices. (The service also applies MaxDirectReach
+// with the registry's device count.)
+func (t Target) Wide() bool {
+	return t.All || len(t.Prefs) > 0 || len(t.Branches) > MaxDirectBranches || len(t.Devices) > MaxDirectDevices
+}
 
 // Scopes lists the snapshot scopes the target publishes into, sorted.
 func (t Target) Scopes() []wire.Scope {

@@ -428,9 +428,10 @@ func (s *Service) Publish(ctx context.Context, actor central.Actor, id string, v
 		if a.State != central.StateDraft {
 			return false, nil, fmt.Errorf("%w: alert %s is %s, not a draft", central.ErrConflict, a.ID, a.State)
 		}
-		if a.NeedsApproval() {
+		if s.needsApproval(a.Target) {
 			return false, nil, &central.FieldError{Kind: central.ErrTwoPersonRule, Field: "target",
-				Message: "alerts to all displays or whole prefectures need a second person's approval: submit it for approval"}
+				Message: fmt.Sprintf("alerts to all displays, whole prefectures, more than %d branches, more than %d devices or more than %d known displays need a second person's approval: submit it for approval",
+					central.MaxDirectBranches, central.MaxDirectDevices, central.MaxDirectReach)}
 		}
 		if err := s.validate(a.AlertInput, now, g); err != nil {
 			return false, nil, err
@@ -515,11 +516,25 @@ func (s *Service) TargetCount(ctx context.Context, actor central.Actor, t centra
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	tc := &central.TargetCount{NeedsApproval: t.Wide()}
+	tc := &central.TargetCount{}
 	if s.cfg.Counter != nil {
 		tc.Devices, tc.Online = s.cfg.Counter.CountTarget(t)
 	}
+	tc.NeedsApproval = t.Wide() || tc.Devices > central.MaxDirectReach
 	return tc, nil
+}
+
+// needsApproval is the two-person rule for a target: Wide, or reaching more
+// than MaxDirectReach known displays.
+func (s *Service) needsApproval(t central.Target) bool {
+	if t.Wide() {
+		return true
+	}
+	if s.cfg.Counter != nil {
+		n, _ := s.cfg.Counter.CountTarget(t)
+		return n > central.MaxDirectReach
+	}
+	return false
 }
 
 func (s *Service) Preview(ctx context.Context, actor central.Actor, req central.PreviewRequest) ([]byte, error) {

@@ -1,11 +1,14 @@
 package alerts_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -59,6 +62,7 @@ type fixture struct {
 	b   *broker
 	kr  wire.KeyRing
 	clk *clock.Fake
+	sg  *wire.Signer
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -78,7 +82,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, db: db, b: b, kr: kr, clk: clk}
+	return &fixture{svc: svc, db: db, b: b, kr: kr, clk: clk, sg: sg}
 }
 
 var pub = central.Actor{UserID: "u-pub", Name: "pub", Role: central.RolePublisher}
@@ -194,5 +198,83 @@ func TestWideTargetNeedsApprover(t *testing.T) {
 	}
 	if len(f.b.order) != 0 {
 		t.Fatal("something was published")
+	}
+}
+
+// A publisher alone may not reach the fleet by listing many branches or
+// devices, nor publish a slide whose images the guard cannot read.
+func TestManyTargetsNeedApprover(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ids := func(prefix string, n int) []string {
+		var out []string
+		for i := 0; i < n; i++ {
+			out = append(out, fmt.Sprintf("%s%d", prefix, i))
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name   string
+		target central.Target
+		wide   bool
+	}{
+		{"3 branches", central.Target{Branches: ids("b", central.MaxDirectBranches)}, false},
+		{"4 branches", central.Target{Branches: ids("b", central.MaxDirectBranches+1)}, true},
+		{"1000 branches", central.Target{Branches: ids("b", 1000)}, true},
+		{"20 devices", central.Target{Devices: ids("d", central.MaxDirectDevices)}, false},
+		{"21 devices", central.Target{Devices: ids("d", central.MaxDirectDevices+1)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := input(f, "x", 50, "注意")
+			in.Target = tc.target
+			_, err := publish(t, f, in)
+			if got := errors.Is(err, central.ErrTwoPersonRule); got != tc.wide {
+				t.Fatalf("publish: %v, want two-person refusal=%v", err, tc.wide)
+			}
+			c, err := f.svc.CreateItem(ctx, pub, central.CampaignInput{Target: tc.target, Texts: in.Texts, Expires: in.Expires})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = f.svc.PublishItem(ctx, pub, c.ID, c.Version)
+			if got := errors.Is(err, central.ErrTwoPersonRule); got != tc.wide {
+				t.Fatalf("publish slide: %v, want two-person refusal=%v", err, tc.wide)
+			}
+			tcnt, err := f.svc.TargetCount(ctx, pub, tc.target)
+			if err != nil || tcnt.NeedsApproval != tc.wide {
+				t.Fatalf("targets.count: %+v %v", tcnt, err)
+			}
+		})
+	}
+
+	var buf bytes.Buffer
+	png.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 8, 8)))
+	ref, err := f.svc.UploadImage(ctx, pub, buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := f.svc.CreateItem(ctx, pub, central.CampaignInput{Target: central.Target{Branches: []string{"b1"}}, Images: []wire.ContentRef{ref},
+		Texts: []wire.Text{{Lang: "ja", Headline: "注意"}}, Expires: f.clk.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.PublishItem(ctx, pub, c.ID, c.Version); !errors.Is(err, central.ErrTwoPersonRule) || central.ErrorField(err) != "images" {
+		t.Fatalf("slide with an image published alone: %v", err)
+	}
+}
+
+type bigCounter int
+
+func (n bigCounter) CountTarget(central.Target) (int, int) { return int(n), int(n) }
+
+func TestTargetReachingManyDisplaysNeedsApprover(t *testing.T) {
+	f := newFixture(t)
+	svc, err := alerts.New(alerts.Config{DB: f.db, Audit: &store.AuditLog{DB: f.db, Clock: f.clk}, Signer: func() *wire.Signer { return f.sg },
+		Publisher: f.b, Clock: f.clk, Counter: bigCounter(central.MaxDirectReach + 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	if _, err := publish(t, f, input(f, "b1", 50, "注意")); !errors.Is(err, central.ErrTwoPersonRule) {
+		t.Fatalf("branch reaching %d displays published alone: %v", central.MaxDirectReach+1, err)
 	}
 }

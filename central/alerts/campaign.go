@@ -226,9 +226,15 @@ func (s *Service) PublishItem(ctx context.Context, actor central.Actor, id strin
 		if c.State != central.StateDraft {
 			return false, nil, fmt.Errorf("%w: slide %s is %s, not a draft", central.ErrConflict, c.ID, c.State)
 		}
-		if c.Target.Wide() {
+		if s.needsApproval(c.Target) {
 			return false, nil, &central.FieldError{Kind: central.ErrTwoPersonRule, Field: "target",
-				Message: "slides for all displays or whole prefectures need a second person's approval: submit it for approval"}
+				Message: fmt.Sprintf("slides for all displays, whole prefectures, more than %d branches, more than %d devices or more than %d known displays need a second person's approval: submit it for approval",
+					central.MaxDirectBranches, central.MaxDirectDevices, central.MaxDirectReach)}
+		}
+		if len(c.Images) > 0 {
+			// text inside an image is beyond the content guard: a person looks at it
+			return false, nil, &central.FieldError{Kind: central.ErrTwoPersonRule, Field: "images",
+				Message: "slides with images need a second person's approval (the content guard cannot read text in images): submit it for approval"}
 		}
 		c.State = central.StatePublished
 		c.PublishedBy, c.PublishedAt = actor.UserID, now
