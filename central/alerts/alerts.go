@@ -378,6 +378,11 @@ func (s *Service) Approve(ctx context.Context, actor central.Actor, id string, v
 	if actor.Role != central.RoleApprover && !actor.Can(central.PermApprove) {
 		return nil, central.Forbidden(actor, "approve alerts")
 	}
+	// the allow-list may have shrunk since the alert was submitted
+	g, err := s.guard()
+	if err != nil {
+		return nil, err
+	}
 	return s.transition(ctx, actor, "alert.approve", id, version, func(a *central.Alert, now time.Time) (bool, map[string]any, error) {
 		if err := twoPerson(actor, a.CreatedBy, a.SubmittedBy); err != nil {
 			return false, nil, err
@@ -387,6 +392,9 @@ func (s *Service) Approve(ctx context.Context, actor central.Actor, id string, v
 		}
 		if !now.Before(a.Expires) {
 			return false, nil, central.Invalid("expires", "alert %s expired at %s before it was approved", a.ID, a.Expires.UTC().Format(time.RFC3339))
+		}
+		if err := s.validate(a.AlertInput, now, g); err != nil {
+			return false, nil, err
 		}
 		a.State = central.StatePublished
 		a.ApprovedBy, a.ApprovedAt = actor.UserID, now

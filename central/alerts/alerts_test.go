@@ -278,3 +278,60 @@ func TestTargetReachingManyDisplaysNeedsApprover(t *testing.T) {
 		t.Fatalf("branch reaching %d displays published alone: %v", central.MaxDirectReach+1, err)
 	}
 }
+
+// Content is checked against the allow-list as it is when it moves forward
+// (submit, approve, publish), not only when it was written.
+func TestGuardRecheckedWhenContentMovesForward(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	admin := central.Actor{UserID: "u-admin", Role: central.RoleAdmin}
+	appr := central.Actor{UserID: "u-appr", Role: central.RoleApprover}
+	setList := func(phones ...string) {
+		t.Helper()
+		l := central.DefaultAllowList()
+		l.Phones = append(l.Phones, phones...)
+		if _, err := f.svc.SetAllowList(ctx, admin, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const num = "0120-000-999"
+	setList(num)
+	wide := input(f, "b1", 50, "相談は "+num)
+	wide.Target = central.Target{All: true}
+	pending, err := f.svc.CreateDraft(ctx, pub, wide)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pending, err = f.svc.SubmitForApproval(ctx, pub, pending.ID, pending.Version); err != nil {
+		t.Fatal(err)
+	}
+	in := central.CampaignInput{Target: central.Target{Branches: []string{"b1"}}, Texts: wide.Texts, Expires: wide.Expires}
+	slideDraft, err := f.svc.CreateItem(ctx, pub, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slideToSubmit, _ := f.svc.CreateItem(ctx, pub, in)
+	slidePending, _ := f.svc.CreateItem(ctx, pub, in)
+	if slidePending, err = f.svc.SubmitItem(ctx, pub, slidePending.ID, slidePending.Version); err != nil {
+		t.Fatal(err)
+	}
+
+	setList() // the number is taken off the list
+	guarded := func(what string, err error) {
+		t.Helper()
+		if central.ErrorCode(err) != central.CodeContentGuard {
+			t.Errorf("%s after the number left the allow-list: %v", what, err)
+		}
+	}
+	_, err = f.svc.Approve(ctx, appr, pending.ID, pending.Version)
+	guarded("alert approve", err)
+	_, err = f.svc.PublishItem(ctx, pub, slideDraft.ID, slideDraft.Version)
+	guarded("slide publish", err)
+	_, err = f.svc.SubmitItem(ctx, pub, slideToSubmit.ID, slideToSubmit.Version)
+	guarded("slide submit", err)
+	_, err = f.svc.ApproveItem(ctx, appr, slidePending.ID, slidePending.Version)
+	guarded("slide approve", err)
+	if len(f.b.order) != 0 {
+		t.Fatalf("published: %v", f.b.order)
+	}
+}

@@ -173,9 +173,17 @@ func (s *Service) SubmitItem(ctx context.Context, actor central.Actor, id string
 	if !actor.Can(central.PermEditContent) {
 		return nil, central.Forbidden(actor, "submit campaign slides")
 	}
+	// the allow-list may have changed since the slide was written
+	g, err := s.guard()
+	if err != nil {
+		return nil, err
+	}
 	return s.itemTransition(ctx, actor, "campaign.submit", id, version, func(tx *store.Tx, c *central.CampaignItem, now time.Time) (bool, map[string]any, error) {
 		if c.State != central.StateDraft {
 			return false, nil, fmt.Errorf("%w: slide %s is %s, not a draft", central.ErrConflict, c.ID, c.State)
+		}
+		if err := s.checkItem(tx, c.CampaignInput, now, g); err != nil {
+			return false, nil, err
 		}
 		c.State = central.StatePending
 		c.SubmittedBy = actor.UserID
@@ -187,12 +195,20 @@ func (s *Service) ApproveItem(ctx context.Context, actor central.Actor, id strin
 	if !actor.Can(central.PermApprove) {
 		return nil, central.Forbidden(actor, "approve campaign slides")
 	}
+	// the allow-list may have changed since the slide was written
+	g, err := s.guard()
+	if err != nil {
+		return nil, err
+	}
 	return s.itemTransition(ctx, actor, "campaign.approve", id, version, func(tx *store.Tx, c *central.CampaignItem, now time.Time) (bool, map[string]any, error) {
 		if err := twoPerson(actor, c.CreatedBy, c.SubmittedBy); err != nil {
 			return false, nil, err
 		}
 		if c.State != central.StatePending {
 			return false, nil, fmt.Errorf("%w: slide %s is %s, not pending approval", central.ErrConflict, c.ID, c.State)
+		}
+		if err := s.checkItem(tx, c.CampaignInput, now, g); err != nil {
+			return false, nil, err
 		}
 		c.State = central.StatePublished
 		c.ApprovedBy, c.PublishedBy, c.PublishedAt = actor.UserID, actor.UserID, now
@@ -222,6 +238,11 @@ func (s *Service) PublishItem(ctx context.Context, actor central.Actor, id strin
 	if !actor.Can(central.PermPublish) {
 		return nil, central.Forbidden(actor, "publish campaign slides")
 	}
+	// the allow-list may have changed since the slide was written
+	g, err := s.guard()
+	if err != nil {
+		return nil, err
+	}
 	return s.itemTransition(ctx, actor, "campaign.publish", id, version, func(tx *store.Tx, c *central.CampaignItem, now time.Time) (bool, map[string]any, error) {
 		if c.State != central.StateDraft {
 			return false, nil, fmt.Errorf("%w: slide %s is %s, not a draft", central.ErrConflict, c.ID, c.State)
@@ -235,6 +256,9 @@ func (s *Service) PublishItem(ctx context.Context, actor central.Actor, id strin
 			// text inside an image is beyond the content guard: a person looks at it
 			return false, nil, &central.FieldError{Kind: central.ErrTwoPersonRule, Field: "images",
 				Message: "slides with images need a second person's approval (the content guard cannot read text in images): submit it for approval"}
+		}
+		if err := s.checkItem(tx, c.CampaignInput, now, g); err != nil {
+			return false, nil, err
 		}
 		c.State = central.StatePublished
 		c.PublishedBy, c.PublishedAt = actor.UserID, now
