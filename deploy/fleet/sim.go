@@ -124,6 +124,15 @@ func StartAgents(devs []Device, index0 int, t Target, dir string, o AgentOptions
 	return s, nil
 }
 
+// Stats are each agent's counters (connects, accepted, rejected...).
+func (s *AgentSet) Stats() []agent.Stats {
+	out := make([]agent.Stats, len(s.agents))
+	for i, a := range s.agents {
+		out[i] = a.Stats()
+	}
+	return out
+}
+
 // Len is the number of agents.
 func (s *AgentSet) Len() int { return len(s.agents) }
 
