@@ -44,9 +44,13 @@ type AuditVerify struct {
 // EnrollToken is a one-time token a field tech uses to enroll a device. Only
 // a hash of the secret is stored.
 type EnrollToken struct {
-	ID        string    `json:"id"`
-	Branch    string    `json:"branch,omitempty"` // if set, the device must be in this branch
-	Pref      string    `json:"pref,omitempty"`   // if set, the device must be in this prefecture
+	ID     string `json:"id"`
+	Branch string `json:"branch,omitempty"` // if set, the device must be in this branch
+	Pref   string `json:"pref,omitempty"`   // if set, the device must be in this prefecture
+	// Reenroll names the one already enrolled device this token may enroll
+	// again (new credentials, replacing the old ones). Without it a token
+	// only enrolls ids central does not know yet.
+	Reenroll  string    `json:"reenroll,omitempty"`
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
 	Expires   time.Time `json:"expires"`
@@ -60,6 +64,8 @@ type EnrollTokenRequest struct {
 	Branch string        `json:"branch,omitempty"`
 	Pref   string        `json:"pref,omitempty"`
 	TTL    time.Duration `json:"ttl,omitempty"` // default 24h, max 30 days
+	// Reenroll: the enrolled device id this token may replace (see EnrollToken).
+	Reenroll string `json:"reenroll,omitempty"`
 }
 
 // EnrollRequest is the body of POST /api/v1/enroll.

@@ -200,3 +200,57 @@ func TestEnrollThenConnect(t *testing.T) {
 		t.Fatalf("enroll audit: %+v", entries)
 	}
 }
+
+// TestEnrollDoesNotTakeOverDevices: a plain token cannot enroll an id
+// central already knows (that would hand the device's identity to the token
+// holder); a re-enrollment token names the one id it may replace, and is
+// audited as device.reenroll. "central" is never a device id.
+func TestEnrollDoesNotTakeOverDevices(t *testing.T) {
+	a := app.NewTest(t)
+	ctx := context.Background()
+	tech, _ := a.NewTestUser(t, "tech", central.RoleFieldTech)
+	admin := a.Admin(t)
+	draft := func(id string) []byte {
+		d := config.Default()
+		d.Device = config.Device{ID: id, Branch: "br-9", Prefecture: "13"}
+		d.Cache.Path = filepath.Join(t.TempDir(), "cache.db")
+		return d.Marshal()
+	}
+	token := func(req central.EnrollTokenRequest) string {
+		t.Helper()
+		tok, _, err := a.Enroll.CreateToken(ctx, tech, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	do := func(tok string, id string) error {
+		_, err := enroll.Enroll(ctx, http.DefaultClient, a.URL(), tok, draft(id), enroll.Options{})
+		return err
+	}
+	if err := do(token(central.EnrollTokenRequest{}), "atm-13-0901"); err != nil {
+		t.Fatalf("first enrollment: %v", err)
+	}
+	if err := do(token(central.EnrollTokenRequest{}), "atm-13-0901"); err == nil || !strings.Contains(err.Error(), "already enrolled") {
+		t.Fatalf("plain token took over an enrolled device: %v", err)
+	}
+	if err := do(token(central.EnrollTokenRequest{Reenroll: "atm-13-0999"}), "atm-13-0901"); err == nil || !strings.Contains(err.Error(), "atm-13-0999") {
+		t.Fatalf("re-enroll token for another id: %v", err)
+	}
+	for _, id := range []string{"central", "Central"} {
+		if err := do(token(central.EnrollTokenRequest{}), id); err == nil || !strings.Contains(err.Error(), "reserved") {
+			t.Fatalf("enrolled %q: %v", id, err)
+		}
+	}
+	if err := do(token(central.EnrollTokenRequest{Reenroll: "atm-13-0901"}), "atm-13-0901"); err != nil {
+		t.Fatalf("re-enrollment with a token for that id: %v", err)
+	}
+	entries, _ := a.AuditLog.List(ctx, admin, central.AuditFilter{Action: "device.reenroll"})
+	if len(entries) != 1 || entries[0].Object != "device/atm-13-0901" {
+		t.Fatalf("re-enroll audit: %+v", entries)
+	}
+	entries, _ = a.AuditLog.List(ctx, admin, central.AuditFilter{Action: "device.enroll"})
+	if len(entries) != 1 {
+		t.Fatalf("enroll audit: %+v", entries)
+	}
+}

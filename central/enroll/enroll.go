@@ -76,6 +76,11 @@ func (s *Service) CreateToken(ctx context.Context, actor central.Actor, req cent
 			return "", nil, central.Invalid("pref", "%v", err)
 		}
 	}
+	if req.Reenroll != "" {
+		if err := wire.ValidID(req.Reenroll); err != nil {
+			return "", nil, central.Invalid("reenroll", "%v", err)
+		}
+	}
 	ttl := req.TTL
 	if ttl == 0 {
 		ttl = 24 * time.Hour
@@ -97,7 +102,7 @@ func (s *Service) CreateToken(ctx context.Context, actor central.Actor, req cent
 		}
 		now := s.cfg.Clock.Now()
 		rec := &store.TokenRecord{EnrollToken: central.EnrollToken{ID: fmt.Sprintf("t-%d", n), Branch: req.Branch, Pref: req.Pref,
-			CreatedBy: actor.UserID, CreatedAt: now, Expires: now.Add(ttl)}, SecretHash: secretHash(secret)}
+			Reenroll: req.Reenroll, CreatedBy: actor.UserID, CreatedAt: now, Expires: now.Add(ttl)}, SecretHash: secretHash(secret)}
 		if err := tx.PutToken(rec); err != nil {
 			return err
 		}
@@ -194,6 +199,23 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 		case rec.Pref != "" && rec.Pref != dev.Prefecture:
 			return central.Invalid("config.device.prefecture", "this token is for prefecture %s, the config says %s", rec.Pref, dev.Prefecture)
 		}
+		if ReservedID(dev.ID) {
+			return central.Invalid("config.device.id", "device id %q is reserved (it is a privileged broker user)", dev.ID)
+		}
+		if rec.Reenroll != "" && rec.Reenroll != dev.ID {
+			return central.Invalid("config.device.id", "this token re-enrolls device %s only, the config says %s", rec.Reenroll, dev.ID)
+		}
+		_, err := tx.Device(dev.ID)
+		existing := err == nil
+		if err != nil && !errors.Is(err, central.ErrNotFound) {
+			return err
+		}
+		if existing && rec.Reenroll != dev.ID {
+			// taking over an enrolled id would hand its identity (and
+			// broker account) to whoever holds any token
+			return &central.FieldError{Kind: central.ErrConflict, Field: "config.device.id",
+				Message: fmt.Sprintf("device %s is already enrolled; to replace it, ask for a re-enrollment token for %s", dev.ID, dev.ID)}
+		}
 		pw, err := s.cfg.Devices.Register(tx, dev.ID, dev.Branch, dev.Prefecture)
 		if err != nil {
 			return err
@@ -220,8 +242,12 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 		}
 		resp = &central.EnrollResponse{Config: string(data), Signature: string(sig),
 			ProvisioningKey: config.EncodePublicKey(s.cfg.Provisioning().PublicKey())}
+		action := "device.enroll"
+		if existing {
+			action = "device.reenroll"
+		}
 		entry, err = s.cfg.Audit.RecordTx(tx, central.Actor{UserID: "token:" + rec.ID, Name: "enrollment", Remote: remote},
-			"device.enroll", "device/"+dev.ID, map[string]string{"branch": dev.Branch, "pref": dev.Prefecture, "token": rec.ID, "created_by": rec.CreatedBy})
+			action, "device/"+dev.ID, map[string]string{"branch": dev.Branch, "pref": dev.Prefecture, "token": rec.ID, "created_by": rec.CreatedBy})
 		return err
 	})
 	if err != nil {
@@ -233,5 +259,10 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 	}
 	return resp, nil
 }
+
+// ReservedID reports whether id may not be a device id: "central" is the
+// privileged username in the external broker configs (deploy/broker), so a
+// device enrolled under that name would get central's ACL.
+func ReservedID(id string) bool { return strings.EqualFold(id, "central") }
 
 var _ central.EnrollService = (*Service)(nil)

@@ -600,9 +600,10 @@ func hUsersReset(cl *call) (any, error) {
 
 func hEnrollCreate(cl *call) (any, error) {
 	var p struct {
-		Branch string `json:"branch"`
-		Pref   string `json:"pref"`
-		TTLSec int    `json:"ttl_sec"`
+		Branch   string `json:"branch"`
+		Pref     string `json:"pref"`
+		TTLSec   int    `json:"ttl_sec"`
+		Reenroll string `json:"reenroll"`
 	}
 	if err := cl.decode(&p); err != nil {
 		return nil, err
@@ -611,7 +612,7 @@ func hEnrollCreate(cl *call) (any, error) {
 		return nil, central.Invalid("ttl_sec", "must not be negative")
 	}
 	tok, rec, err := cl.c.s.svc.Enroll.CreateToken(cl.ctx, cl.actor, central.EnrollTokenRequest{
-		Branch: p.Branch, Pref: p.Pref, TTL: time.Duration(p.TTLSec) * time.Second})
+		Branch: p.Branch, Pref: p.Pref, TTL: time.Duration(p.TTLSec) * time.Second, Reenroll: p.Reenroll})
 	if err != nil {
 		return nil, err
 	}
