@@ -24,6 +24,10 @@ type Device struct {
 	CacheBytes   int64             `json:"cache_bytes,omitempty"`
 	EnrolledAt   time.Time         `json:"enrolled_at,omitzero"`
 	Screenshot   time.Time         `json:"screenshot_at,omitzero"` // time of the last uploaded screenshot
+	// Mismatch is set when the device's status claims another branch or
+	// prefecture than it was enrolled with (central keeps the enrolled
+	// ones: they decide what the device is targeted with).
+	Mismatch string `json:"mismatch,omitempty"`
 }
 
 // Scopes are the four snapshot scopes the device subscribes to.

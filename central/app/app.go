@@ -46,6 +46,10 @@ type Config struct {
 	BrokerURL      string
 	BrokerUser     string
 	BrokerPassword string
+	// AcceptUnenrolled takes devices central did not enroll into the fleet
+	// from their statuses (an external broker whose device accounts are
+	// managed elsewhere). Default: they are ignored and counted.
+	AcceptUnenrolled bool
 
 	// What devices are told at enrollment. Defaults: http://<HTTP listener>
 	// and the embedded broker's tcp://<listener> (or BrokerURL).
@@ -162,6 +166,7 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	var alertSvc *alerts.Service
 	if a.Registry, err = registry.New(registry.Config{DB: a.DB, Audit: a.AuditLog, Clock: cfg.Clock, Hub: a.Hub, Signer: signer,
 		Publisher: &a.pub, Logger: cfg.Logger, FlushInterval: cfg.FlushInterval, QueueSize: cfg.IngestQueue,
+		AcceptUnenrolled: cfg.AcceptUnenrolled,
 		AlertTargets: func(id string) (central.Target, central.AlertState, bool) {
 			al, err := alertSvc.Get(context.Background(), central.System, id)
 			if err != nil {
@@ -339,6 +344,7 @@ func (a *App) metrics() *prometheus.Registry {
 	counter("ingest_messages_total", "Device status/event messages applied.", func() float64 { i, _, _ := a.Registry.IngestStats(); return float64(i) })
 	counter("ingest_dropped_total", "Device messages dropped because the ingest queue was full.", func() float64 { _, d, _ := a.Registry.IngestStats(); return float64(d) })
 	counter("ingest_bad_total", "Device messages refused as malformed or for the wrong device.", func() float64 { _, _, b := a.Registry.IngestStats(); return float64(b) })
+	counter("ingest_unenrolled_total", "Device messages ignored because the device id was never enrolled.", func() float64 { return float64(a.Registry.Unenrolled()) })
 	gauge("ingest_queue", "Device messages waiting to be applied.", func() float64 { return float64(a.Registry.QueueLen()) })
 	counter("snapshots_published_total", "Signed snapshots acknowledged by the broker.", func() float64 { return float64(a.Alerts.Published()) })
 	counter("snapshot_publish_errors_total", "Snapshot publishes that failed.", func() float64 { return float64(a.Alerts.PublishErrors()) })

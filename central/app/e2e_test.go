@@ -35,11 +35,14 @@ func startFleet(t *testing.T, a *app.App, brokerURL string, n int, embedded bool
 		branch := fmt.Sprintf("br-%d", i%5)
 		pref := fmt.Sprintf("%02d", 13+i%2)
 		user, pass := id, "anonymous-ok"
+		// enrolled in central in both cases (central ignores devices it
+		// never enrolled); the test mosquitto takes anyone
+		pw, err := a.RegisterDevice(id, branch, pref)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if embedded {
-			var err error
-			if pass, err = a.RegisterDevice(id, branch, pref); err != nil {
-				t.Fatal(err)
-			}
+			pass = pw
 		}
 		ag, err := agent.New(agent.Options{DeviceID: id, Branch: branch, Pref: pref, AgentVersion: "test",
 			BrokerURL: brokerURL, Username: user, Password: pass, Keys: a.Keys.KeyRing(keys.Signing), CentralURL: a.URL(),

@@ -39,6 +39,12 @@ type Config struct {
 	// AlertTargets returns the target and state of an alert (delivery stats).
 	AlertTargets func(id string) (central.Target, central.AlertState, bool)
 
+	// AcceptUnenrolled takes devices central did not enroll into the fleet
+	// from their statuses (an external broker whose password file is
+	// managed elsewhere). Off: status and events of unknown ids are ignored
+	// and counted (Unenrolled).
+	AcceptUnenrolled bool
+
 	FlushInterval    time.Duration // default 200ms
 	QueueSize        int           // default 65536
 	MaxDeviceChanges int           // per flush; default 200
@@ -90,7 +96,7 @@ type Registry struct {
 	fleetDirty  bool
 
 	stats struct {
-		ingested, dropped, bad atomic.Int64
+		ingested, dropped, bad, unenrolled atomic.Int64
 	}
 }
 
@@ -355,6 +361,13 @@ func (r *Registry) NoteSnapshot(scope string, seq uint64, alertIDs []string) {
 
 // ---- ingest
 
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
 // Handle is the MQTT handler for device status and event topics. When the
 // queue is full (a burst: after a restart the broker hands central every
 // retained status at once) it waits up to HandleWait for room, which slows
@@ -384,6 +397,10 @@ const HandleWait = 2 * time.Second
 func (r *Registry) IngestStats() (ingested, dropped, bad int64) {
 	return r.stats.ingested.Load(), r.stats.dropped.Load(), r.stats.bad.Load()
 }
+
+// Unenrolled counts status and event messages ignored because their device
+// id was never enrolled (metrics).
+func (r *Registry) Unenrolled() int64 { return r.stats.unenrolled.Load() }
 
 // QueueLen is the number of messages waiting.
 func (r *Registry) QueueLen() int { return len(r.in) }
@@ -432,6 +449,19 @@ func (r *Registry) apply(m msg) {
 		r.stats.bad.Add(1)
 		return
 	}
+	if !r.cfg.AcceptUnenrolled {
+		r.mu.RLock()
+		_, enrolled := r.pwHash[t.Device]
+		r.mu.RUnlock()
+		if !enrolled {
+			// a device central never enrolled does not get into the fleet
+			// (nor its counts, nor delivery figures) by talking
+			if n := r.stats.unenrolled.Add(1); n&(n-1) == 0 { // log at powers of two
+				r.log.Warn("ignored messages from a device that was never enrolled", "device", t.Device, "ignored_total", n)
+			}
+			return
+		}
+	}
 	switch t.Kind {
 	case wire.TopicStatus:
 		if len(m.payload) == 0 { // retained status cleared
@@ -467,11 +497,25 @@ func (r *Registry) applyStatus(st *wire.Status, at time.Time) {
 	}
 	d.Online = st.State == wire.StateOnline
 	d.LastSeen = at
-	if st.Branch != "" && wire.ValidID(st.Branch) == nil {
-		d.Branch = st.Branch
-	}
-	if st.Pref != "" && wire.ValidPref(st.Pref) == nil {
-		d.Pref = st.Pref
+	if d.EnrolledAt.IsZero() {
+		// not enrolled by central (AcceptUnenrolled): the status is all we know
+		if st.Branch != "" && wire.ValidID(st.Branch) == nil {
+			d.Branch = st.Branch
+		}
+		if st.Pref != "" && wire.ValidPref(st.Pref) == nil {
+			d.Pref = st.Pref
+		}
+	} else {
+		// enrolled: keep what central enrolled; a different claim is flagged
+		mm := ""
+		if st.Branch != "" && st.Branch != d.Branch || st.Pref != "" && st.Pref != d.Pref {
+			mm = fmt.Sprintf("status claims branch %q pref %q; enrolled as branch %q pref %q",
+				truncate(st.Branch, 64), truncate(st.Pref, 8), d.Branch, d.Pref)
+		}
+		if mm != d.Mismatch && mm != "" {
+			r.log.Warn("device status does not match its enrollment", "device", d.ID, "mismatch", mm)
+		}
+		d.Mismatch = mm
 	}
 	if d.Online {
 		d.AgentVersion, d.Screen, d.FrameHash, d.UptimeSec = st.AgentVersion, st.Screen, st.FrameHash, st.UptimeSec

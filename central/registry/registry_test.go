@@ -16,7 +16,13 @@ import (
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
+// newRegistry accepts devices it did not enroll (the ingest tests feed
+// statuses of made-up ids); TestUnenrolledAndMismatch covers the default.
 func newRegistry(tb testing.TB) (*registry.Registry, *store.DB, *hub.Hub) {
+	return newRegistryOpt(tb, true)
+}
+
+func newRegistryOpt(tb testing.TB, acceptUnenrolled bool) (*registry.Registry, *store.DB, *hub.Hub) {
 	tb.Helper()
 	db, err := store.Open(filepath.Join(tb.TempDir(), "c.db"))
 	if err != nil {
@@ -26,6 +32,7 @@ func newRegistry(tb testing.TB) (*registry.Registry, *store.DB, *hub.Hub) {
 	clk := clock.NewFake(time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC))
 	h := &hub.Hub{}
 	r, err := registry.New(registry.Config{DB: db, Audit: &store.AuditLog{DB: db, Clock: clk}, Clock: clk, Hub: h,
+		AcceptUnenrolled: acceptUnenrolled,
 		AlertTargets: func(id string) (central.Target, central.AlertState, bool) {
 			return central.Target{All: true}, central.StatePublished, true
 		}})
@@ -269,5 +276,53 @@ func TestListSortedAfterArrivalsInAnyOrder(t *testing.T) {
 				t.Fatalf("round %d row %d: %s %s, want %s", round, k, d.ID, d.Screen, want)
 			}
 		}
+	}
+}
+
+// TestUnenrolledAndMismatch: central keeps the branch and prefecture it
+// enrolled a device with (they decide targeting), flags a status claiming
+// others, and ignores devices it never enrolled.
+func TestUnenrolledAndMismatch(t *testing.T) {
+	r, db, _ := newRegistryOpt(t, false)
+	ctx := context.Background()
+	viewer := central.Actor{UserID: "v", Role: central.RoleViewer}
+	if err := db.Update(func(tx *store.Tx) error { _, err := r.Register(tx, "d1", "br-1", "13"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Registered("d1", db); err != nil {
+		t.Fatal(err)
+	}
+	r.Handle(wire.StatusTopic("d1"), status("d1", "br-evil", "27", wire.StateOnline, "alert:a-1"))
+	r.Handle(wire.StatusTopic("ghost"), status("ghost", "br-1", "13", wire.StateOnline, "alert:a-1"))
+	r.NoteSnapshot("all", 3, []string{"a-1"})
+	r.Handle(wire.EventTopic("ghost"), event("ghost", wire.EventDisplayed, "a-1", "", 0, ""))
+	r.Handle(wire.EventTopic("ghost"), event("ghost", wire.EventRejected, "", "all", 3, wire.ReasonBadSignature))
+	if err := r.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.Get(ctx, viewer, "d1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Branch != "br-1" || d.Pref != "13" || !d.Online || d.Mismatch == "" {
+		t.Fatalf("enrolled device after a status claiming another branch: %+v", d)
+	}
+	if _, err := r.Get(ctx, viewer, "ghost"); err == nil {
+		t.Fatal("a never enrolled device got into the fleet")
+	}
+	if f, _ := r.Fleet(ctx, viewer, central.FleetQuery{Pref: "27"}); f.Total != 1 || len(f.ByPref) != 1 || f.ByPref[0].Key != "13" {
+		t.Fatalf("fleet %+v", f)
+	}
+	if st, _ := r.Stats(ctx, viewer, "a-1"); st.Displayed != 0 || st.Rejected != 0 {
+		t.Fatalf("delivery counted a never enrolled device: %+v", st)
+	}
+	if n := r.Unenrolled(); n != 3 {
+		t.Fatalf("unenrolled messages counted %d, want 3", n)
+	}
+	// an honest status clears the flag
+	r.Handle(wire.StatusTopic("d1"), status("d1", "br-1", "13", wire.StateOnline, "standing"))
+	r.Sync()
+	if d, _ := r.Get(ctx, viewer, "d1"); d.Mismatch != "" {
+		t.Fatalf("mismatch not cleared: %+v", d)
 	}
 }

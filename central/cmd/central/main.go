@@ -60,6 +60,7 @@ func run(args []string) error {
 		brokerURL   = fs.String("broker-url", "", "use this external broker (tcp://host:1883, ssl://...) instead of the embedded one")
 		brokerUser  = fs.String("broker-user", "", "username for the external broker")
 		brokerPwF   = fs.String("broker-password-file", "", "file holding the external broker password")
+		unenrolled  = fs.Bool("accept-unenrolled", false, "take devices central did not enroll into the fleet from their statuses (external broker with device accounts managed elsewhere)")
 		publicURL   = fs.String("public-url", "", "central's URL as displays reach it (default http://<http address>)")
 		publicMQTT  = fs.String("public-broker-url", "", "broker URL as displays reach it (default: the broker's address)")
 		origins     = fs.String("allowed-origins", "", "comma-separated extra WebSocket origins for the console")
@@ -81,7 +82,7 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 	cfg := app.Config{DataDir: *data, HTTPAddr: *httpAddr, MQTTAddr: *mqttAddr, BrokerURL: *brokerURL, BrokerUser: *brokerUser,
-		PublicURL: *publicURL, PublicBrokerURL: *publicMQTT, Logger: log}
+		PublicURL: *publicURL, PublicBrokerURL: *publicMQTT, Logger: log, AcceptUnenrolled: *unenrolled}
 	cfg.Snapshot.TTL = *snapshotTTL
 	if *brokerURL != "" {
 		cfg.MQTTAddr = ""
