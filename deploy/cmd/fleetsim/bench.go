@@ -57,7 +57,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	ns := fs.String("n", "1000,10000", "fleet sizes for the latency and storm runs; N:mosquitto runs that size against /usr/sbin/mosquitto (production config, TLS) instead of central's embedded broker")
 	ingestN := fs.Int("ingest", 100000, "registered devices for the ingest run (0 skips)")
-	ingestMsgs := fs.Int("ingest-msgs", 20000, "messages in the ingest run: half retained status, half displayed events, spread over all registered devices")
+	ingestMsgs := fs.Int("ingest-msgs", 100000, "messages in the ingest run: half retained status, half displayed events, spread over all registered devices")
 	ingestRetained := fs.Bool("ingest-retained", true, "publish status retained, as agents do (the embedded broker persists each retained message)")
 	perChild := fs.Int("per-child", 5000, "simulated displays per child process (2 fds each; the limit here is 20,000 per process)")
 	jsonOut := fs.String("json", "", "also write the results as JSON here")
