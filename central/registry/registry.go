@@ -359,6 +359,19 @@ func (r *Registry) NoteSnapshot(scope string, seq uint64, alertIDs []string) {
 	}
 }
 
+// latestSnapLocked is the alerts of the newest snapshot central signed for
+// scope (mu held).
+func (r *Registry) latestSnapLocked(scope string) []string {
+	var best uint64
+	var ids []string
+	for seq, a := range r.snaps[scope] {
+		if seq >= best {
+			best, ids = seq, a
+		}
+	}
+	return ids
+}
+
 // ---- ingest
 
 func truncate(s string, n int) string {
@@ -556,6 +569,12 @@ func (r *Registry) applyEvent(ev *wire.Event, at time.Time) {
 		alerts = []string{ev.AlertID}
 	case ev.Scope != "" && ev.Seq != 0:
 		alerts = r.snaps[ev.Scope][ev.Seq]
+	case ev.Kind == wire.EventRejected && ev.Scope != "":
+		// A message the agent could not open (bad signature, unknown key,
+		// malformed) has no seq it could trust; the scope comes from the
+		// topic. It displaced (or tried to) what central last published
+		// there, so the rejection counts against those alerts.
+		alerts = r.latestSnapLocked(ev.Scope)
 	}
 	for _, id := range alerts {
 		cur := deliv{}
