@@ -72,7 +72,17 @@ type Config struct {
 	AfterCommit func()
 	// NoFitCheck skips display.CheckFit (tests of other things only).
 	NoFitCheck bool
+	// HTTPReadTimeout / HTTPWriteTimeout / HTTPIdleTimeout override the
+	// HTTP server's (defaults DefaultHTTPTimeout: a slow link still gets an
+	// 8 MiB screenshot up or a 4 MiB image down; a stalled client is cut
+	// off). WebSocket connections are hijacked and gorilla clears the
+	// deadlines on upgrade, so console sessions are not subject to them.
+	HTTPReadTimeout, HTTPWriteTimeout, HTTPIdleTimeout time.Duration
 }
+
+// DefaultHTTPTimeout is the default read, write and idle timeout of the
+// HTTP server.
+const DefaultHTTPTimeout = 2 * time.Minute
 
 // App is a running central.
 type App struct {
@@ -104,6 +114,13 @@ type App struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	once   sync.Once
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
 }
 
 // lazyPublisher forwards to the MQTT client once it exists.
@@ -225,7 +242,10 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Metrics = a.metrics()
 	a.httpSrv = &http.Server{Handler: httpapi.New(httpapi.Config{DB: a.DB, Users: a.Users, Alerts: a.Alerts, Enroll: a.Enroll,
 		Devices: a.Registry, Health: a.health, Registry: a.Metrics, WS: a.WS, Console: console.Handler(), Logger: cfg.Logger}),
-		ReadHeaderTimeout: 10 * time.Second}
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       orDefault(cfg.HTTPReadTimeout, DefaultHTTPTimeout),
+		WriteTimeout:      orDefault(cfg.HTTPWriteTimeout, DefaultHTTPTimeout),
+		IdleTimeout:       orDefault(cfg.HTTPIdleTimeout, DefaultHTTPTimeout)}
 
 	runCtx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel

@@ -9,9 +9,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/atmguard/kiosk/central"
@@ -40,7 +42,28 @@ type Config struct {
 }
 
 // Service implements central.EnrollService.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg Config
+
+	mu    sync.Mutex
+	fails map[string]*failWindow // remote host -> failed token checks
+}
+
+// Failed token checks allowed per remote host per FailWindow; more answer
+// rate_limited until the window has passed. Tokens are 192 random bits, so
+// this is about load (every attempt costs a token scan), not guessing;
+// successful enrollments are not counted, so a technician enrolling a
+// branch from behind one NAT address is not slowed down.
+const (
+	MaxFailures = 10
+	FailWindow  = time.Minute
+	maxHosts    = 10000 // bound on remembered hosts
+)
+
+type failWindow struct {
+	n     int
+	start time.Time
+}
 
 func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Audit == nil || cfg.Clock == nil || cfg.Devices == nil || cfg.Provisioning == nil || cfg.PublicKeys == nil {
@@ -51,7 +74,71 @@ func New(cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("enroll: bad URL %q", u)
 		}
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, fails: map[string]*failWindow{}}, nil
+}
+
+func hostOf(remote string) string {
+	if h, _, err := net.SplitHostPort(remote); err == nil {
+		return h
+	}
+	return remote
+}
+
+// limited reports whether host has used up its failures in this window.
+func (s *Service) limited(host string, now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fails[host]
+	return f != nil && now.Sub(f.start) < FailWindow && f.n >= MaxFailures
+}
+
+func (s *Service) failed(host string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.fails[host]
+	if f == nil || now.Sub(f.start) >= FailWindow {
+		if f == nil && len(s.fails) >= maxHosts {
+			for h, o := range s.fails {
+				if now.Sub(o.start) >= FailWindow {
+					delete(s.fails, h)
+				}
+			}
+			if len(s.fails) >= maxHosts {
+				return // flooded from many addresses: forget nothing, count nothing new
+			}
+		}
+		f = &failWindow{start: now}
+		s.fails[host] = f
+	}
+	f.n++
+}
+
+// checkToken finds the token with secret tok and checks it can still be
+// used. It runs in a read transaction: unknown or spent tokens never take
+// the database's write lock.
+func (s *Service) checkToken(tx *store.Tx, tok string, now time.Time) (*store.TokenRecord, error) {
+	var rec *store.TokenRecord
+	want := secretHash(tok)
+	if err := tx.Tokens(func(r *store.TokenRecord) error {
+		if subtle.ConstantTimeCompare([]byte(r.SecretHash), []byte(want)) == 1 {
+			c := *r
+			rec = &c
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	switch {
+	case rec == nil:
+		return nil, &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "unknown enrollment token"}
+	case rec.Revoked:
+		return nil, &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "this enrollment token was revoked"}
+	case !rec.UsedAt.IsZero():
+		return nil, &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: fmt.Sprintf("this enrollment token was already used (by %s)", rec.UsedBy)}
+	case !now.Before(rec.Expires):
+		return nil, &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "this enrollment token has expired; ask for a new one"}
+	}
+	return rec, nil
 }
 
 func secretHash(tok string) string {
@@ -160,6 +247,11 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 	if req.Token == "" {
 		return nil, &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "an enrollment token is required"}
 	}
+	host := hostOf(remote)
+	if s.limited(host, s.cfg.Clock.Now()) {
+		return nil, &central.FieldError{Kind: central.ErrRateLimited, Field: "token",
+			Message: fmt.Sprintf("too many failed enrollment attempts from %s; wait a minute", host)}
+	}
 	draft, err := config.ParseDraft([]byte(req.Config), "draft")
 	if err != nil {
 		var es config.Errors
@@ -170,30 +262,25 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 	}
 	dev := draft.Device
 	final := *draft
+	if err := s.cfg.DB.View(func(tx *store.Tx) error {
+		_, err := s.checkToken(tx, req.Token, s.cfg.Clock.Now())
+		return err
+	}); err != nil {
+		if errors.Is(err, central.ErrUnauthorized) {
+			s.failed(host, s.cfg.Clock.Now())
+		}
+		return nil, err
+	}
 	var resp *central.EnrollResponse
 	var entry *central.AuditEntry
 	err = s.cfg.DB.Update(func(tx *store.Tx) error {
-		var rec *store.TokenRecord
-		want := secretHash(req.Token)
-		if err := tx.Tokens(func(r *store.TokenRecord) error {
-			if subtle.ConstantTimeCompare([]byte(r.SecretHash), []byte(want)) == 1 {
-				c := *r
-				rec = &c
-			}
-			return nil
-		}); err != nil {
+		now := s.cfg.Clock.Now()
+		// again under the write lock: another request may have used it
+		rec, err := s.checkToken(tx, req.Token, now)
+		if err != nil {
 			return err
 		}
-		now := s.cfg.Clock.Now()
 		switch {
-		case rec == nil:
-			return &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "unknown enrollment token"}
-		case rec.Revoked:
-			return &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "this enrollment token was revoked"}
-		case !rec.UsedAt.IsZero():
-			return &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: fmt.Sprintf("this enrollment token was already used (by %s)", rec.UsedBy)}
-		case !now.Before(rec.Expires):
-			return &central.FieldError{Kind: central.ErrUnauthorized, Field: "token", Message: "this enrollment token has expired; ask for a new one"}
 		case rec.Branch != "" && rec.Branch != dev.Branch:
 			return central.Invalid("config.device.branch", "this token is for branch %s, the config says %s", rec.Branch, dev.Branch)
 		case rec.Pref != "" && rec.Pref != dev.Prefecture:
@@ -205,7 +292,7 @@ func (s *Service) Enroll(ctx context.Context, req central.EnrollRequest, remote 
 		if rec.Reenroll != "" && rec.Reenroll != dev.ID {
 			return central.Invalid("config.device.id", "this token re-enrolls device %s only, the config says %s", rec.Reenroll, dev.ID)
 		}
-		_, err := tx.Device(dev.ID)
+		_, err = tx.Device(dev.ID)
 		existing := err == nil
 		if err != nil && !errors.Is(err, central.ErrNotFound) {
 			return err
