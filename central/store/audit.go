@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/atmguard/kiosk/central"
@@ -30,6 +31,7 @@ func auditHash(e central.AuditEntry) (string, error) {
 // it. It fills in e.Seq, e.Prev and e.Hash.
 func (t *Tx) AppendAudit(e *central.AuditEntry) error {
 	b := t.tx.Bucket(bAudit)
+	headOK := t.auditHeadConsistent()
 	e.Prev = ""
 	e.Seq = 1
 	if k, v := b.Cursor().Last(); k != nil {
@@ -57,7 +59,15 @@ func (t *Tx) AppendAudit(e *central.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(u64(e.Seq), v)
+	if err := b.Put(u64(e.Seq), v); err != nil {
+		return err
+	}
+	if headOK {
+		t.onAuditAppended(e)
+	} else {
+		slog.Warn("audit entry appended to a log that no longer reaches its recorded head; head file left as evidence", "seq", e.Seq)
+	}
+	return nil
 }
 
 func matchAudit(e *central.AuditEntry, f central.AuditFilter) bool {
@@ -185,6 +195,9 @@ func (t *Tx) VerifyAudit() (*central.AuditVerify, error) {
 	})
 	if res.OK {
 		res.Head = prev
+	}
+	if err == nil {
+		t.checkAuditHead(res)
 	}
 	return res, err
 }

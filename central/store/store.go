@@ -110,6 +110,10 @@ func Open(path string) (*DB, error) {
 		bdb.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	if err := db.initAuditHead(); err != nil {
+		bdb.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
 	return db, nil
 }
 
@@ -176,16 +180,19 @@ func (db *DB) migrate() error {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(fn func(tx *Tx) error) error {
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
 }
 
 // Update runs fn in a read-write transaction; an error rolls it back.
 func (db *DB) Update(fn func(tx *Tx) error) error {
-	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx}) })
+	return db.bolt.Update(func(btx *bolt.Tx) error { return fn(&Tx{tx: btx, db: db}) })
 }
 
 // Tx is a transaction with typed accessors.
-type Tx struct{ tx *bolt.Tx }
+type Tx struct {
+	tx *bolt.Tx
+	db *DB
+}
 
 func u64(v uint64) []byte {
 	b := make([]byte, 8)

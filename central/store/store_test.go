@@ -266,3 +266,55 @@ func TestAuditListExportAndPermissions(t *testing.T) {
 		t.Fatalf("after export: %+v", res)
 	}
 }
+
+// TestAuditTailTruncationDetected: cutting entries off the end leaves a
+// chain that still links; the head file next to the database catches it,
+// also after central appended new entries to the shortened log, and across
+// a reopen.
+func TestAuditTailTruncationDetected(t *testing.T) {
+	admin := central.Actor{UserID: "admin", Role: central.RoleAdmin}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name        string
+		appendAfter int
+	}{{"cut", 0}, {"cut then new entries", 3}} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "central.db")
+			db, err := store.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := fillAudit(t, db, 6)
+			if res, _ := l.Verify(ctx, admin); !res.OK || res.Entries != 6 {
+				t.Fatalf("untouched: %+v", res)
+			}
+			if err := db.Update(func(tx *store.Tx) error {
+				if err := tx.RawAuditDelete(6); err != nil {
+					return err
+				}
+				return tx.RawAuditDelete(5)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if db, err = store.Open(path); err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			l = &store.AuditLog{DB: db, Clock: l.Clock}
+			for i := 0; i < tc.appendAfter; i++ {
+				if err := l.Record(ctx, admin, "user.login", "user/admin", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := l.Verify(ctx, admin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.OK {
+				t.Fatalf("truncated log verifies: %+v", res)
+			}
+			t.Log(res.Problem)
+		})
+	}
+}
