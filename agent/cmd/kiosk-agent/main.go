@@ -4,7 +4,7 @@
 // and stopped on SIGINT/SIGTERM.
 //
 //	kiosk-agent --config /etc/kiosk/device.toml --provisioning-key /etc/kiosk/provisioning.pub --data /var/lib/kiosk
-//	kiosk-agent --alert-file alert.json --windowed      # no agent core: shows a local alert (demo, bring-up)
+//	kiosk-agent --alert-file alert.json --unsigned-demo --windowed  # no agent core: a local, UNSIGNED alert (demo, bring-up), marked DEMO on screen
 //	kiosk-agent --windowed                              # the built-in standing warning only
 //
 // It needs an X display (DISPLAY): Ebiten's package init panics without one.
@@ -29,6 +29,7 @@ import (
 	"github.com/atmguard/kiosk/display/ebitenview"
 	"github.com/atmguard/kiosk/firmware-config/config"
 	"github.com/atmguard/kiosk/internal/clock"
+	"github.com/atmguard/kiosk/internal/wire"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -41,6 +42,7 @@ var processStart = time.Now()
 type flags struct {
 	config, provKey, data string
 	alertFile             string
+	unsignedDemo          bool
 	windowed              bool
 	width, height         int
 	font                  string
@@ -57,7 +59,8 @@ func parseFlags(args []string) (flags, error) {
 	fl.StringVar(&f.config, "config", "", "signed device config (TOML); its signature is <config>.sig")
 	fl.StringVar(&f.provKey, "provisioning-key", "", "pinned provisioning public key file that must have signed --config")
 	fl.StringVar(&f.data, "data", "", "data directory (the cache is <data>/cache.db); default: the config's cache.path")
-	fl.StringVar(&f.alertFile, "alert-file", "", "without --config: show this alert (wire.Alert or display.Screen JSON), rotating its languages")
+	fl.StringVar(&f.alertFile, "alert-file", "", "with --unsigned-demo, without --config: show this UNSIGNED alert (wire.Alert or display.Screen JSON), rotating its languages, marked DEMO")
+	fl.BoolVar(&f.unsignedDemo, "unsigned-demo", false, "allow --alert-file: show unsigned local content, marked DEMO on screen (never with --config)")
 	fl.BoolVar(&f.windowed, "windowed", false, "run in a window instead of full-screen")
 	fl.IntVar(&f.width, "width", 0, "window width with --windowed (default: the config's display.width, or 960)")
 	fl.IntVar(&f.height, "height", 0, "window height with --windowed (default: the config's display.height, or 540)")
@@ -78,6 +81,12 @@ func parseFlags(args []string) (flags, error) {
 	}
 	if f.config != "" && f.alertFile != "" {
 		return f, errors.New("--alert-file is for running without --config")
+	}
+	if f.config != "" && f.unsignedDemo {
+		return f, errors.New("--unsigned-demo is refused with --config: a configured kiosk shows signed content only")
+	}
+	if f.alertFile != "" && !f.unsignedDemo {
+		return f, errors.New("--alert-file shows unsigned content: it needs --unsigned-demo (the screen is then marked DEMO)")
 	}
 	if f.dwell < time.Second {
 		return f, fmt.Errorf("--lang-dwell %s: at least 1s", f.dwell)
@@ -122,7 +131,11 @@ func run(f flags, log *slog.Logger) error {
 			log.Error("device config refused; showing the standing warning only", "err", cfgErr)
 		}
 	}
-	po := ebitenview.Options{Windowed: f.windowed, WindowW: f.width, WindowH: f.height, Title: "ATM kiosk " + version,
+	title := "ATM kiosk " + version
+	if f.unsignedDemo {
+		title += " — DEMO (unsigned)"
+	}
+	po := ebitenview.Options{Windowed: f.windowed, WindowW: f.width, WindowH: f.height, Title: title,
 		Rotation: max(f.rotation, 0), Drift: f.drift, Logger: log,
 		OnFault: func(reason string) { log.Error("frame watchdog: showing the standing warning", "reason", reason) }}
 	fontPath := f.font
@@ -236,6 +249,8 @@ func showFile(ctx context.Context, path string, dwell time.Duration, p *ebitenvi
 	if err != nil {
 		return fmt.Errorf("alert file %s: %w", path, err)
 	}
+	markDemo(&s)
+	log.Warn("showing UNSIGNED content from a local file (--unsigned-demo); it is marked DEMO on screen", "file", path, "screen", s.ID())
 	langs := display.Languages(s)
 	if s.Lang != "" {
 		langs = []string{s.Lang}
@@ -256,5 +271,30 @@ func showFile(ctx context.Context, path string, dwell time.Duration, p *ebitenvi
 			log.Info("displayed", "screen", s.ID(), "lang", s.Lang, "frame_hash", hash)
 		}
 		t.Reset(dwell)
+	}
+}
+
+// DemoMark is what an unsigned local screen carries where a real one names
+// its issuer, so nobody mistakes a demo for a police warning.
+const DemoMark = "DEMO — 未署名 unsigned"
+
+// markDemo marks a screen from --alert-file as an unsigned demo: an alert's
+// issuer becomes DemoMark, a slide's headlines and a message screen's text
+// are prefixed with it.
+func markDemo(s *display.Screen) {
+	switch {
+	case s.Alert != nil:
+		a := *s.Alert
+		a.Issuer = DemoMark
+		s.Alert = &a
+	case s.Item != nil:
+		it := *s.Item
+		it.Texts = append([]wire.Text(nil), it.Texts...)
+		for i := range it.Texts {
+			it.Texts[i].Headline = "DEMO: " + it.Texts[i].Headline
+		}
+		s.Item = &it
+	case s.Message != "":
+		s.Message = DemoMark + ": " + s.Message
 	}
 }

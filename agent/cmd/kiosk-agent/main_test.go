@@ -155,7 +155,9 @@ func TestParseFlags(t *testing.T) {
 		err  string
 	}{
 		{nil, ""},
-		{[]string{"--windowed", "--alert-file", "a.json"}, ""},
+		{[]string{"--windowed", "--alert-file", "a.json", "--unsigned-demo"}, ""},
+		{[]string{"--windowed", "--alert-file", "a.json"}, "needs --unsigned-demo"},
+		{[]string{"--config", "d.toml", "--provisioning-key", "p", "--unsigned-demo"}, "refused with --config"},
 		{[]string{"--config", "d.toml"}, "needs --provisioning-key"},
 		{[]string{"--config", "d.toml", "--provisioning-key", "p", "--alert-file", "a.json"}, "without --config"},
 		{[]string{"--lang-dwell", "10ms"}, "at least 1s"},
@@ -183,8 +185,9 @@ func TestFirstFrameAndExit(t *testing.T) {
 	}
 }
 
-// TestAlertFile: without a config the kiosk shows a local alert in each of
-// its languages, and the frames are exactly the renderer's.
+// TestAlertFile: without a config, and only with --unsigned-demo, the kiosk
+// shows a local alert in each of its languages, its issuer replaced by the
+// DEMO mark, and the frames are exactly the renderer's.
 func TestAlertFile(t *testing.T) {
 	src, err := os.ReadFile("../../../display/testdata/alert-0110.json")
 	if err != nil {
@@ -198,7 +201,11 @@ func TestAlertFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := startKiosk(t, "--windowed", "--width", "640", "--height", "360", "--alert-file", path, "--lang-dwell", "1s")
+	markDemo(&s)
+	if s.Alert.Issuer != DemoMark {
+		t.Fatalf("issuer %q, want the demo mark", s.Alert.Issuer)
+	}
+	k := startKiosk(t, "--windowed", "--width", "640", "--height", "360", "--alert-file", path, "--unsigned-demo", "--lang-dwell", "1s")
 	seen := map[string]bool{}
 	for len(seen) < 2 {
 		m := k.waitLine(`msg=displayed screen=alert:a-0110 lang=(\w+) frame_hash=([0-9a-f]{64})`)
