@@ -203,12 +203,63 @@ func dataURL(mediaType string, b []byte) string {
 
 // ---- alerts
 
+// userNames maps the user ids in ids to display names (login name when
+// there is no display name), so the console can show who did what to a
+// reader who may not list users. Unknown ids are left out.
+func (cl *call) userNames(ids ...string) map[string]string {
+	out := map[string]string{}
+	if cl.c.s.svc.Users == nil {
+		return out
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		if id != "" {
+			want[id] = true
+		}
+	}
+	if len(want) == 0 {
+		return out
+	}
+	users, err := cl.c.s.svc.Users.ListUsers(cl.ctx, central.System)
+	if err != nil {
+		return out
+	}
+	for _, u := range users {
+		if want[u.ID] {
+			out[u.ID] = u.Name
+			if u.DisplayName != "" {
+				out[u.ID] = u.DisplayName
+			}
+		}
+	}
+	return out
+}
+
+func alertUserIDs(a *central.Alert) []string {
+	return []string{a.CreatedBy, a.SubmittedBy, a.ApprovedBy, a.RejectedBy, a.PublishedBy, a.CancelledBy}
+}
+
+func itemUserIDs(c *central.CampaignItem) []string {
+	return []string{c.CreatedBy, c.SubmittedBy, c.ApprovedBy, c.RejectedBy, c.PublishedBy, c.CancelledBy}
+}
+
 func hAlertsList(cl *call) (any, error) {
 	var f central.AlertFilter
 	if err := cl.decode(&f); err != nil {
 		return nil, err
 	}
-	return cl.c.s.svc.Alerts.List(cl.ctx, cl.actor, f)
+	page, err := cl.c.s.svc.Alerts.List(cl.ctx, cl.actor, f)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for i := range page.Alerts {
+		ids = append(ids, alertUserIDs(&page.Alerts[i])...)
+	}
+	return struct {
+		*central.AlertPage
+		Names map[string]string `json:"names"`
+	}{page, cl.userNames(ids...)}, nil
 }
 
 func hAlertsGet(cl *call) (any, error) {
@@ -216,7 +267,14 @@ func hAlertsGet(cl *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cl.c.s.svc.Alerts.Get(cl.ctx, cl.actor, id)
+	a, err := cl.c.s.svc.Alerts.Get(cl.ctx, cl.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		*central.Alert
+		Names map[string]string `json:"names"`
+	}{a, cl.userNames(alertUserIDs(a)...)}, nil
 }
 
 func hTargetsCount(cl *call) (any, error) {
@@ -381,7 +439,11 @@ func hCampaignsList(cl *call) (any, error) {
 	if items == nil {
 		items = []central.CampaignItem{}
 	}
-	return map[string]any{"items": items}, nil
+	var ids []string
+	for i := range items {
+		ids = append(ids, itemUserIDs(&items[i])...)
+	}
+	return map[string]any{"items": items, "names": cl.userNames(ids...)}, nil
 }
 
 func hCampaignsGet(cl *call) (any, error) {
@@ -389,7 +451,14 @@ func hCampaignsGet(cl *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cl.c.s.svc.Campaigns.GetItem(cl.ctx, cl.actor, id)
+	c, err := cl.c.s.svc.Campaigns.GetItem(cl.ctx, cl.actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		*central.CampaignItem
+		Names map[string]string `json:"names"`
+	}{c, cl.userNames(itemUserIDs(c)...)}, nil
 }
 
 func hCampaignsCreate(cl *call) (any, error) {

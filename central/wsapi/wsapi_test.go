@@ -777,3 +777,52 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestUserNamesInContent: alerts and slides name their users by id; the
+// responses carry a names map so a reader who may not list users (a
+// viewer) still sees who created or approved what.
+func TestUserNamesInContent(t *testing.T) {
+	e := newEnv(t, wsapi.Options{})
+	pub, view := e.login("pub1"), e.login("view1")
+	in := e.wideInput()
+	in.Target = central.Target{Branches: []string{"tokyo-001"}}
+	var a central.Alert
+	if err := pub.Call(ctx(t), "alerts.create", in, &a); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		central.Alert
+		Names map[string]string `json:"names"`
+	}
+	if err := view.Call(ctx(t), "alerts.get", map[string]string{"id": a.ID}, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != a.ID || got.CreatedBy == "" || got.Names[got.CreatedBy] != "pub1" {
+		t.Fatalf("alerts.get: %+v names %v", got.Alert, got.Names)
+	}
+	var page struct {
+		Alerts []central.Alert   `json:"alerts"`
+		Total  int               `json:"total"`
+		Names  map[string]string `json:"names"`
+	}
+	if err := view.Call(ctx(t), "alerts.list", nil, &page); err != nil {
+		t.Fatal(err)
+	}
+	if page.Total != 1 || len(page.Alerts) != 1 || page.Names[a.CreatedBy] != "pub1" {
+		t.Fatalf("alerts.list: %+v", page)
+	}
+	var c central.CampaignItem
+	if err := pub.Call(ctx(t), "campaigns.create", central.CampaignInput{Target: in.Target, Texts: in.Texts, Expires: in.Expires}, &c); err != nil {
+		t.Fatal(err)
+	}
+	var items struct {
+		Items []central.CampaignItem `json:"items"`
+		Names map[string]string      `json:"names"`
+	}
+	if err := view.Call(ctx(t), "campaigns.list", nil, &items); err != nil {
+		t.Fatal(err)
+	}
+	if len(items.Items) != 1 || items.Names[c.CreatedBy] != "pub1" {
+		t.Fatalf("campaigns.list: %+v", items)
+	}
+}
