@@ -11,8 +11,9 @@ pkgs=(
   # cgo build of ebiten (the kiosk presenter)
   gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxrandr-dev libxcursor-dev
   libxinerama-dev libxi-dev libxxf86vm-dev
-  # a real X server for the ebiten tests and the demo on a headless machine
-  xvfb xauth libgl1-mesa-dri
+  # a real X server for the ebiten tests and the demo on a headless machine,
+  # and xset/xhost for the kiosk session test
+  xvfb xauth libgl1-mesa-dri x11-xserver-utils
   # the second real broker the agent and central are tested against
   mosquitto
   # the browser the console end-to-end tests drive, and a Japanese font for it
