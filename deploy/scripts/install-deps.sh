@@ -19,8 +19,8 @@ pkgs=(
   # the browser the console end-to-end tests drive, and a Japanese font for it
   # (without one the console screenshots show Japanese as boxes)
   chromium fonts-noto-cjk
-  # tools the scripts use
-  ca-certificates procps curl
+  # tools the scripts and tests use (systemd-analyze verifies the units)
+  ca-certificates procps curl systemd
 )
 if [[ "${1:-}" == "cluster" ]]; then
   pkgs+=(nats-server)

@@ -21,7 +21,7 @@ func (c *Config) Marshal() []byte {
 		w.kv("trigger", "[]", "no local triggers (see [[trigger]] in docs/CONFIG.md)")
 	}
 
-	w.table("device", "Which display this is. Ids: 1..64 of A-Z a-z 0-9 . _ -")
+	w.table("device", "Which display this is. Ids: 1..64 of A-Z a-z 0-9 _ -")
 	w.kv("id", q(c.Device.ID), "")
 	w.kv("branch", q(c.Device.Branch), "")
 	w.kv("prefecture", q(c.Device.Prefecture), "JIS code 01..47 in quotes (13 = Tokyo)")

@@ -52,7 +52,7 @@ func (k *checker) add(path, format string, a ...any) {
 	k.errs = append(k.errs, &FieldError{File: k.c.file, Line: k.lineFor(path), Field: path, Msg: fmt.Sprintf(format, a...)})
 }
 
-const idRule = "1..64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+const idRule = "1..64 characters of A-Z a-z 0-9 _ -, starting with a letter or digit"
 
 var eventRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 

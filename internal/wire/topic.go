@@ -104,9 +104,11 @@ func ParseScope(str string) (Scope, error) {
 }
 
 // ValidID checks a device, branch, alert or item id: 1..64 bytes of ASCII
-// letters, digits, '.', '_' and '-', starting with a letter or digit. This
-// rules out MQTT wildcards ('+', '#'), level separators ('/'), NUL and
-// anything non-ASCII, so an id can never widen or redirect a topic.
+// letters, digits, '_' and '-', starting with a letter or digit. This rules
+// out MQTT wildcards ('+', '#'), level separators ('/'), NUL and anything
+// non-ASCII, so an id can never widen or redirect a topic. '.' is refused
+// too: MQTT bridges that map topics onto subjects (nats-server 2.9, the
+// cluster engine Debian ships) treat it as a separator and refuse it.
 func ValidID(id string) error {
 	if id == "" {
 		return fmt.Errorf("%w: empty id", ErrTopic)
@@ -118,9 +120,9 @@ func ValidID(id string) error {
 		c := id[i]
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case (c == '.' || c == '_' || c == '-') && i > 0:
+		case (c == '_' || c == '-') && i > 0:
 		default:
-			return fmt.Errorf("%w: id %q has %q at byte %d (allowed: A-Z a-z 0-9, and . _ - after the first)", ErrTopic, truncate(id, 64), c, i)
+			return fmt.Errorf("%w: id %q has %q at byte %d (allowed: A-Z a-z 0-9, and _ - after the first)", ErrTopic, truncate(id, 64), c, i)
 		}
 	}
 	return nil

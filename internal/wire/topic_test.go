@@ -17,7 +17,7 @@ func TestParseTopic(t *testing.T) {
 		{"kiosk/v1/state/branch/shinjuku-001", Topic{Kind: TopicState, Scope: Scope{ScopeBranch, "shinjuku-001"}}},
 		{"kiosk/v1/state/device/atm-13-0001", Topic{Kind: TopicState, Scope: Scope{ScopeDevice, "atm-13-0001"}}},
 		{"kiosk/v1/device/atm-13-0001/status", Topic{Kind: TopicStatus, Device: "atm-13-0001"}},
-		{"kiosk/v1/device/atm.13_0001/event", Topic{Kind: TopicEvent, Device: "atm.13_0001"}},
+		{"kiosk/v1/device/atm_13-0001/event", Topic{Kind: TopicEvent, Device: "atm_13-0001"}},
 		{"kiosk/v1/device/A1/cmd", Topic{Kind: TopicCmd, Device: "A1"}},
 	}
 	for _, tc := range good {
@@ -56,6 +56,7 @@ func TestParseTopic(t *testing.T) {
 		"kiosk/v1/device/atm\x00x/status",
 		"kiosk/v1/device/ａｔｍ/status",
 		"kiosk/v1/device/-atm/status",
+		"kiosk/v1/device/atm.13/status", // '.' is a subject separator on MQTT-to-NATS bridges
 		"kiosk/v1/device/atm/other",
 		"kiosk/v1/device/atm/status/x",
 		"kiosk/v1/device/" + strings.Repeat("a", 65) + "/status",
