@@ -81,14 +81,18 @@ type Device struct {
 
 // Broker is how the agent reaches MQTT.
 type Broker struct {
-	URL               string `toml:"url" json:"url"` // tcp://, ssl:// or mqtts://host:port
-	Username          string `toml:"username" json:"username"`
-	Password          string `toml:"password" json:"-"`
-	ClientID          string `toml:"client_id" json:"client_id"` // default "kiosk-" + device id
-	CAFile            string `toml:"ca_file" json:"ca_file"`     // PEM; empty = system roots
-	CertFile          string `toml:"cert_file" json:"cert_file"` // PEM client certificate (with key_file)
-	KeyFile           string `toml:"key_file" json:"key_file"`
-	InsecurePlaintext bool   `toml:"insecure_plaintext" json:"insecure_plaintext"` // allow tcp:// to a non-loopback host
+	URL string `toml:"url" json:"url"` // tcp://, ssl:// or mqtts://host:port
+	// URLs lists the nodes of a broker cluster, tried in order on every
+	// connect and reconnect; give either URL or URLs. All use the same TLS
+	// settings and credentials.
+	URLs              []string `toml:"urls" json:"urls,omitempty"`
+	Username          string   `toml:"username" json:"username"`
+	Password          string   `toml:"password" json:"-"`
+	ClientID          string   `toml:"client_id" json:"client_id"` // default "kiosk-" + device id
+	CAFile            string   `toml:"ca_file" json:"ca_file"`     // PEM; empty = system roots
+	CertFile          string   `toml:"cert_file" json:"cert_file"` // PEM client certificate (with key_file)
+	KeyFile           string   `toml:"key_file" json:"key_file"`
+	InsecurePlaintext bool     `toml:"insecure_plaintext" json:"insecure_plaintext"` // allow tcp:// to a non-loopback host
 }
 
 // Central is where content and the device API live.
@@ -216,6 +220,18 @@ func (c *Config) File() string { return c.file }
 // Line is the line of a field path ("display.rotation", "trigger[1].event")
 // in the parsed file, or 0 if the field was not in the file.
 func (c *Config) Line(path string) int { return c.lines[path] }
+
+// BrokerURLs is broker.urls, or broker.url as a list of one (nil if
+// neither is set).
+func (c *Config) BrokerURLs() []string {
+	if len(c.Broker.URLs) > 0 {
+		return append([]string(nil), c.Broker.URLs...)
+	}
+	if c.Broker.URL != "" {
+		return []string{c.Broker.URL}
+	}
+	return nil
+}
 
 // ClientID is the MQTT client id: broker.client_id or "kiosk-<device id>".
 func (c *Config) ClientID() string {

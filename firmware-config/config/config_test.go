@@ -195,6 +195,9 @@ func TestValidateMessages(t *testing.T) {
 		{"required", "missing.toml", "testdata/broken/missing.toml: device.id: required"},
 		{"tcp remote", "security.toml", "testdata/broken/security.toml:9: broker.url: tcp:// to broker.example.jp would send the broker password in clear"},
 		{"duplicate key", "security.toml", "testdata/broken/security.toml:23: signing.keys[3]: same key as signing.keys[2]"},
+		{"url list mixed tls", "urls.toml", `testdata/broken/urls.toml:11: broker.urls[1]: "tcp://mqtt2.example.jp:1883" mixes TLS and plain tcp://`},
+		{"url list duplicate", "urls.toml", "testdata/broken/urls.toml:12: broker.urls[2]: same URL as broker.urls[0]"},
+		{"url list entry scheme", "urls.toml", `testdata/broken/urls.toml:13: broker.urls[3]: scheme "http" not supported`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -354,5 +357,44 @@ func TestWindowsEditors(t *testing.T) {
 	_, err := Parse([]byte("\xef\xbb\xbf"+bad), "w.toml")
 	if err == nil || !strings.HasPrefix(err.Error(), "w.toml:6: device.prefecture:") {
 		t.Errorf("error position with BOM+CRLF: %v", err)
+	}
+}
+
+// A cluster config: broker.urls instead of url. It parses, lists its
+// nodes in order, round-trips through Marshal, and may not also give url.
+func TestBrokerURLs(t *testing.T) {
+	cluster := strings.Replace(minimal, `url = "mqtts://broker.example.jp:8883"`,
+		`urls = ["mqtts://mqtt1.example.jp:8883", "ssl://mqtt2.example.jp:8883"]`, 1)
+	c, err := Parse([]byte(cluster), "cluster.toml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := []string{"mqtts://mqtt1.example.jp:8883", "ssl://mqtt2.example.jp:8883"}
+	if got := c.BrokerURLs(); !reflect.DeepEqual(got, want) {
+		t.Errorf("BrokerURLs = %q, want %q", got, want)
+	}
+	if tc, err := c.TLSConfig(); err != nil || tc == nil {
+		t.Errorf("TLSConfig = %v, %v; want a TLS config for a TLS cluster", tc, err)
+	}
+	back, err := Parse(c.Marshal(), "rt.toml")
+	if err != nil {
+		t.Fatalf("Parse(Marshal): %v\n%s", err, c.Marshal())
+	}
+	if !reflect.DeepEqual(exported(back), exported(c)) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", exported(back), exported(c))
+	}
+
+	old, err := Parse([]byte(minimal), "min.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := old.BrokerURLs(); !reflect.DeepEqual(got, []string{"mqtts://broker.example.jp:8883"}) {
+		t.Errorf("BrokerURLs of a url config = %q", got)
+	}
+
+	both := strings.Replace(cluster, "[broker]\n", "[broker]\nurl = \"mqtts://broker.example.jp:8883\"\n", 1)
+	_, err = Parse([]byte(both), "both.toml")
+	if err == nil || !strings.Contains(err.Error(), "both.toml:10: broker.urls: broker.url is set too") {
+		t.Errorf("url and urls together: err = %v", err)
 	}
 }

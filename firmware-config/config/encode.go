@@ -27,7 +27,12 @@ func (c *Config) Marshal() []byte {
 	w.kv("prefecture", q(c.Device.Prefecture), "JIS code 01..47 in quotes (13 = Tokyo)")
 
 	w.table("broker", "MQTT broker. enroll fills in url, username and password.")
-	w.kv("url", q(c.Broker.URL), "tcp://, ssl:// or mqtts://host:port")
+	if len(c.Broker.URLs) > 0 {
+		w.arr("urls", c.Broker.URLs, "Broker cluster nodes, tried in order on every (re)connect.")
+	} else {
+		w.kv("url", q(c.Broker.URL), "tcp://, ssl:// or mqtts://host:port")
+		w.line(`# urls = ["mqtts://mqtt1.example.jp:8883", "mqtts://mqtt2.example.jp:8883"]  # a cluster instead of url`)
+	}
 	w.kv("username", q(c.Broker.Username), "")
 	w.kv("password", q(c.Broker.Password), "")
 	w.opt("client_id", c.Broker.ClientID, "kiosk-<device id>", "default kiosk-<device id>")

@@ -12,7 +12,9 @@ import (
 // and key_file; nil for tcp://. The agent and doctor use the same code, so
 // doctor's broker check tests exactly what the agent will do.
 func (c *Config) TLSConfig() (*tls.Config, error) {
-	if !strings.HasPrefix(c.Broker.URL, "ssl://") && !strings.HasPrefix(c.Broker.URL, "mqtts://") {
+	// Validate makes every broker.urls entry share the first one's TLS-ness
+	urls := c.BrokerURLs()
+	if len(urls) == 0 || (!strings.HasPrefix(urls[0], "ssl://") && !strings.HasPrefix(urls[0], "mqtts://")) {
 		return nil, nil
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12}

@@ -93,41 +93,43 @@ func (k *checker) id(path, v, what string) {
 	}
 }
 
+// MaxBrokerURLs bounds broker.urls: a cluster has a handful of nodes, and
+// every connect attempt walks the whole list.
+const MaxBrokerURLs = 8
+
 func (k *checker) broker(draft bool) {
 	b := &k.c.Broker
-	tls := false
 	switch {
-	case b.URL == "":
+	case b.URL != "" && len(b.URLs) > 0:
+		k.add("broker.urls", "broker.url is set too: give either url (one broker) or urls (the nodes of a cluster), not both")
+	case b.URL == "" && len(b.URLs) == 0:
 		if !draft {
-			k.add("broker.url", `required: the MQTT broker, e.g. "mqtts://broker.example.jp:8883" (enroll fills it in)`)
+			k.add("broker.url", `required: the MQTT broker, e.g. "mqtts://broker.example.jp:8883" (enroll fills it in), or broker.urls for a cluster`)
 		}
+	case b.URL != "":
+		k.brokerURL("broker.url", b.URL)
 	default:
-		u, err := url.Parse(b.URL)
-		if err != nil {
-			k.add("broker.url", "not a URL (%v): expected e.g. \"mqtts://broker.example.jp:8883\"", err)
-			break
+		if len(b.URLs) > MaxBrokerURLs {
+			k.add("broker.urls", "%d URLs, max %d", len(b.URLs), MaxBrokerURLs)
 		}
-		switch u.Scheme {
-		case "tcp":
-		case "ssl", "mqtts":
-			tls = true
-		default:
-			k.add("broker.url", "scheme %q not supported: expected tcp://, ssl:// or mqtts://", u.Scheme)
-			return
-		}
-		if u.Hostname() == "" || u.Port() == "" {
-			k.add("broker.url", "expected host and port, e.g. %s://broker.example.jp:%s", u.Scheme, map[bool]string{true: "8883", false: "1883"}[tls])
-		} else if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
-			k.add("broker.url", "port %q is not 1..65535", u.Port())
-		}
-		if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			k.add("broker.url", "expected only scheme://host:port (put credentials in broker.username and broker.password)")
-		}
-		if !tls && !b.InsecurePlaintext && u.Hostname() != "" && !isLoopbackHost(u.Hostname()) {
-			k.add("broker.url", "tcp:// to %s would send the broker password in clear: use ssl:// or mqtts://, or set broker.insecure_plaintext = true on a lab network", u.Hostname())
-		}
-		if !tls && (b.CAFile != "" || b.CertFile != "" || b.KeyFile != "") {
-			k.add("broker.url", "TLS files are set but the scheme is tcp://: use ssl:// or mqtts://")
+		seen := map[string]int{}
+		firstTLS := -1 // index of the first parsed URL, whose TLS-ness the others must share
+		var wantTLS bool
+		for i, s := range b.URLs {
+			p := fmt.Sprintf("broker.urls[%d]", i)
+			tls, ok := k.brokerURL(p, s)
+			if !ok {
+				continue
+			}
+			if j, dup := seen[s]; dup {
+				k.add(p, "same URL as broker.urls[%d]", j)
+			}
+			seen[s] = i
+			if firstTLS < 0 {
+				firstTLS, wantTLS = i, tls
+			} else if tls != wantTLS {
+				k.add(p, "%q mixes TLS and plain tcp:// with broker.urls[%d]: every node uses the same TLS settings, so use ssl:// or mqtts:// for all of them", s, firstTLS)
+			}
 		}
 	}
 	if !draft && b.Username == "" && b.CertFile == "" {
@@ -151,6 +153,44 @@ func (k *checker) broker(draft bool) {
 			k.add("broker.key_file", "required with broker.cert_file: a client certificate needs both files")
 		}
 	}
+}
+
+// brokerURL checks one broker URL at path; it reports whether the URL is
+// TLS and whether it parsed with a supported scheme.
+func (k *checker) brokerURL(path, s string) (tls, ok bool) {
+	b := &k.c.Broker
+	if s == "" {
+		k.add(path, `empty: expected e.g. "mqtts://broker.example.jp:8883"`)
+		return false, false
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		k.add(path, "not a URL (%v): expected e.g. \"mqtts://broker.example.jp:8883\"", err)
+		return false, false
+	}
+	switch u.Scheme {
+	case "tcp":
+	case "ssl", "mqtts":
+		tls = true
+	default:
+		k.add(path, "scheme %q not supported: expected tcp://, ssl:// or mqtts://", u.Scheme)
+		return false, false
+	}
+	if u.Hostname() == "" || u.Port() == "" {
+		k.add(path, "expected host and port, e.g. %s://broker.example.jp:%s", u.Scheme, map[bool]string{true: "8883", false: "1883"}[tls])
+	} else if p, err := strconv.Atoi(u.Port()); err != nil || p < 1 || p > 65535 {
+		k.add(path, "port %q is not 1..65535", u.Port())
+	}
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		k.add(path, "expected only scheme://host:port (put credentials in broker.username and broker.password)")
+	}
+	if !tls && !b.InsecurePlaintext && u.Hostname() != "" && !isLoopbackHost(u.Hostname()) {
+		k.add(path, "tcp:// to %s would send the broker password in clear: use ssl:// or mqtts://, or set broker.insecure_plaintext = true on a lab network", u.Hostname())
+	}
+	if !tls && (b.CAFile != "" || b.CertFile != "" || b.KeyFile != "") {
+		k.add(path, "TLS files are set but the scheme is tcp://: use ssl:// or mqtts://")
+	}
+	return tls, true
 }
 
 func (k *checker) absFile(path, v string) {
