@@ -28,6 +28,7 @@ import (
 	"github.com/atmguard/kiosk/central/registry"
 	"github.com/atmguard/kiosk/central/store"
 	"github.com/atmguard/kiosk/central/wsapi"
+	"github.com/atmguard/kiosk/display"
 	"github.com/atmguard/kiosk/firmware-config/config"
 	"github.com/atmguard/kiosk/internal/clock"
 	"github.com/atmguard/kiosk/internal/wire"
@@ -72,6 +73,10 @@ type Config struct {
 	AfterCommit func()
 	// NoFitCheck skips display.CheckFit (tests of other things only).
 	NoFitCheck bool
+	// DisplayFont is the font file the displays are configured with
+	// (display.font in their config, e.g. Noto Sans CJK); previews and the
+	// fit check use it. Empty: the built-in M+ 1p, as on displays without one.
+	DisplayFont string
 	// HTTPReadTimeout / HTTPWriteTimeout / HTTPIdleTimeout override the
 	// HTTP server's (defaults DefaultHTTPTimeout: a slow link still gets an
 	// 8 MiB screenshot up or a 4 MiB image down; a stalled client is cut
@@ -109,6 +114,7 @@ type App struct {
 
 	httpLn  net.Listener
 	httpSrv *http.Server
+	fonts   *display.Fonts
 	pub     lazyPublisher
 
 	cancel context.CancelFunc
@@ -149,9 +155,12 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		cfg.AdminName = "admin"
 	}
 	a = &App{cfg: cfg, log: cfg.Logger}
+	// Error returns below are `return nil, err`, which clears a before this
+	// runs: close what was started through a copy.
+	started := a
 	defer func() {
 		if err != nil {
-			a.Close()
+			started.Close()
 			a = nil
 		}
 	}()
@@ -193,11 +202,18 @@ func Start(ctx context.Context, cfg Config) (a *App, err error) {
 		}}); err != nil {
 		return nil, err
 	}
+	var rd renderer
+	if cfg.DisplayFont != "" {
+		if a.fonts, err = display.LoadFonts(display.FontConfig{Path: cfg.DisplayFont}); err != nil {
+			return nil, fmt.Errorf("display font %s: %w", cfg.DisplayFont, err)
+		}
+		rd.opts = append(rd.opts, display.WithFonts(a.fonts))
+	}
 	acfg := alerts.Config{DB: a.DB, Audit: a.AuditLog, Signer: signer, Publisher: &a.pub, Clock: cfg.Clock, Logger: cfg.Logger,
-		Notify: a.Hub.Publish, Render: renderAlert, Counter: a.Registry, Snapshot: cfg.Snapshot,
+		Notify: a.Hub.Publish, Render: rd.renderAlert, Counter: a.Registry, Snapshot: cfg.Snapshot,
 		OnSigned: a.Registry.NoteSnapshot, AfterCommit: cfg.AfterCommit}
 	if !cfg.NoFitCheck {
-		acfg.Fit = checkFit
+		acfg.Fit = rd.checkFit
 	}
 	if alertSvc, err = alerts.New(acfg); err != nil {
 		return nil, err
@@ -406,6 +422,9 @@ func (a *App) Close() error {
 		}
 		if a.Users != nil {
 			a.Users.Close()
+		}
+		if a.fonts != nil {
+			a.fonts.Close()
 		}
 		if a.DB != nil {
 			a.DB.Close()

@@ -19,10 +19,16 @@ var previewSize = map[central.Orientation][2]int{
 	central.Portrait:  {1080, 1920},
 }
 
+// renderer draws previews and checks fit with the fonts the fleet's
+// displays have: the built-in face, or the one given by --display-font.
+// Checking with fewer glyphs than the displays have would refuse alerts they
+// can draw (Korean with Noto Sans CJK); with more, it would pass tofu.
+type renderer struct{ opts []display.Option }
+
 // renderAlert is the preview renderer: display.Render, PNG-encoded.
-func renderAlert(a wire.Alert, lang string, o central.Orientation) ([]byte, error) {
+func (r renderer) renderAlert(a wire.Alert, lang string, o central.Orientation) ([]byte, error) {
 	sz := previewSize[o]
-	img, err := display.Render(display.Screen{Kind: display.KindAlert, Lang: lang, Alert: &a}, sz[0], sz[1])
+	img, err := display.Render(display.Screen{Kind: display.KindAlert, Lang: lang, Alert: &a}, sz[0], sz[1], r.opts...)
 	if err != nil {
 		if errs := fitErrors(a, err); len(errs) > 0 {
 			return nil, errs[0]
@@ -39,8 +45,8 @@ func renderAlert(a wire.Alert, lang string, o central.Orientation) ([]byte, erro
 
 // checkFit is the publish-time fit check: every language, every standard
 // screen size. Errors name the input field (texts[i].body, ...).
-func checkFit(a wire.Alert) []error {
-	err := display.CheckFit(display.Screen{Kind: display.KindAlert, Alert: &a}, nil)
+func (r renderer) checkFit(a wire.Alert) []error {
+	err := display.CheckFit(display.Screen{Kind: display.KindAlert, Alert: &a}, nil, r.opts...)
 	if err == nil {
 		return nil
 	}

@@ -66,6 +66,7 @@ func run(args []string) error {
 		origins     = fs.String("allowed-origins", "", "comma-separated extra WebSocket origins for the console")
 		tokenFile   = fs.String("enroll-token-file", "", "write a fresh one-time enrollment token (24 h) to this file at start (demo)")
 		logLevel    = fs.String("log-level", "info", "debug, info, warn or error")
+		dispFont    = fs.String("display-font", "", "font file the displays use (their display.font), e.g. /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc; previews and the fit check use it")
 		snapshotTTL = fs.Duration("snapshot-ttl", 6*time.Hour, "lifetime of signed snapshots; they are re-signed at half of it")
 	)
 	if err := fs.Parse(args[1:]); err != nil {
@@ -82,7 +83,7 @@ func run(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 	cfg := app.Config{DataDir: *data, HTTPAddr: *httpAddr, MQTTAddr: *mqttAddr, BrokerURL: *brokerURL, BrokerUser: *brokerUser,
-		PublicURL: *publicURL, PublicBrokerURL: *publicMQTT, Logger: log, AcceptUnenrolled: *unenrolled}
+		PublicURL: *publicURL, PublicBrokerURL: *publicMQTT, Logger: log, AcceptUnenrolled: *unenrolled, DisplayFont: *dispFont}
 	cfg.Snapshot.TTL = *snapshotTTL
 	if *brokerURL != "" {
 		cfg.MQTTAddr = ""
