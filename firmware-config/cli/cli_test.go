@@ -72,7 +72,7 @@ func TestValidateCommand(t *testing.T) {
 	for _, want := range []string{
 		broken + ":24: display.rotation: expected 0, 90, 180 or 270",
 		broken + ":55: local_api.listen:",
-		"31 problem(s) in " + broken,
+		"32 problem(s) in " + broken,
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
@@ -84,7 +84,7 @@ func TestValidateCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != ExitInvalid {
 		t.Fatalf("json: %v exit %d\n%s", err, r.code, r.stdout)
 	}
-	if rep.Valid || len(rep.Errors) != 31 || rep.Errors[0].Line != 1 || rep.Errors[0].Field != "version" {
+	if rep.Valid || len(rep.Errors) != 32 || rep.Errors[0].Line != 1 || rep.Errors[0].Field != "version" {
 		t.Errorf("json report: %+v", rep.Errors[0])
 	}
 
