@@ -91,7 +91,7 @@ kiosk-config enroll -central https://central.example.jp -token-file /tmp/token -
 				}
 				fmt.Fprintf(env.Stdout, "enrolled %s (branch %s, prefecture %s)\nbroker %s as %s\nwrote %s, %s, %s (provisioning kid %s)\nnext: kiosk-config doctor %s\n",
 					res.Config.Device.ID, res.Config.Device.Branch, res.Config.Device.Prefecture,
-					res.Config.Broker.URL, res.Config.Broker.Username,
+					strings.Join(res.Config.BrokerURLs(), ", "), res.Config.Broker.Username,
 					*out, config.SigPath(*out), *pub, wire.KeyID(res.ProvisioningKey), *out)
 				return ExitOK
 			}

@@ -5,6 +5,7 @@ package doctor
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -171,6 +172,10 @@ func DoctorClientID(c *config.Config) string {
 	return c.ClientID() + "-doctor"
 }
 
+// checkBroker connects to every broker URL of the config (broker.url, or
+// each node of broker.urls). All reachable: OK. Some: WARN naming the dead
+// nodes (the agent fails over, but the cluster has lost redundancy). None:
+// FAIL with the fix for the first node's error.
 func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 	r := Result{Name: "broker"}
 	tc, err := c.TLSConfig()
@@ -179,8 +184,58 @@ func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 		r.Fix = "check the TLS file paths in [broker] and that the files are readable PEM (re-enroll restores them)"
 		return r
 	}
+	urls := c.BrokerURLs()
+	field := "broker.url"
+	if len(c.Broker.URLs) > 0 {
+		field = "broker.urls"
+	}
+	var ok, dead []string
+	var firstErr error
+	for _, u := range urls {
+		ms, err := brokerConnect(ctx, o, c, tc, u)
+		if ctx.Err() != nil {
+			r.Status, r.Detail = Fail, "cancelled"
+			return r
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			dead = append(dead, fmt.Sprintf("%s: %v", u, err))
+			continue
+		}
+		ok = append(ok, fmt.Sprintf("%s in %d ms", u, ms))
+	}
+	switch {
+	case len(ok) == 0:
+		r.Status = Fail
+		r.Detail = fmt.Sprintf("connect as %q: %s", c.Broker.Username, strings.Join(dead, "; "))
+		switch err := firstErr; {
+		case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
+			r.Fix = "the broker refused the credentials: check broker.username and broker.password, or re-enroll to get new ones (a re-sign is needed after any edit)"
+		case errors.Is(err, packets.ErrorRefusedIDRejected):
+			r.Fix = "the broker refused client id " + DoctorClientID(c) + ": check the broker's ACL for kiosk client ids"
+		case strings.Contains(err.Error(), "certificate"), strings.Contains(err.Error(), "tls"):
+			r.Fix = "TLS failed: check broker.ca_file matches the broker's certificate and the device clock is right"
+		default:
+			r.Fix = "the broker is not reachable: check network, DNS and firewall (port in " + field + "), and that the broker runs"
+		}
+	case len(dead) > 0:
+		r.Status = Warn
+		r.Detail = fmt.Sprintf("connected as %q to %s; failed: %s", c.Broker.Username, strings.Join(ok, ", "), strings.Join(dead, "; "))
+		r.Fix = "the display works through the nodes that answered, but the failed ones give it no failover: check those nodes (docs/OPERATIONS.md, cluster) and the network to them"
+	default:
+		r.Status = OK
+		r.Detail = fmt.Sprintf("connected to %s as %q", strings.Join(ok, ", "), c.Broker.Username)
+	}
+	return r
+}
+
+// brokerConnect makes one MQTT connect to url with the config's
+// credentials and TLS and returns how long it took.
+func brokerConnect(ctx context.Context, o Options, c *config.Config, tc *tls.Config, url string) (int64, error) {
 	opts := mqtt.NewClientOptions().
-		AddBroker(c.Broker.URL).
+		AddBroker(url).
 		SetClientID(DoctorClientID(c)).
 		SetUsername(c.Broker.Username).
 		SetPassword(c.Broker.Password).
@@ -190,7 +245,7 @@ func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 		SetConnectRetry(false).
 		SetConnectTimeout(o.Timeout)
 	if tc != nil {
-		opts.SetTLSConfig(tc)
+		opts.SetTLSConfig(tc.Clone())
 	}
 	cl := mqtt.NewClient(opts)
 	start := time.Now()
@@ -199,28 +254,13 @@ func checkBroker(ctx context.Context, o Options, c *config.Config) Result {
 	case <-tok.Done():
 	case <-ctx.Done():
 		cl.Disconnect(0)
-		r.Status, r.Detail = Fail, "cancelled"
-		return r
+		return 0, ctx.Err()
 	}
 	if err := tok.Error(); err != nil {
-		r.Status = Fail
-		r.Detail = fmt.Sprintf("connect to %s as %q: %v", c.Broker.URL, c.Broker.Username, err)
-		switch {
-		case errors.Is(err, packets.ErrorRefusedBadUsernameOrPassword), errors.Is(err, packets.ErrorRefusedNotAuthorised):
-			r.Fix = "the broker refused the credentials: check broker.username and broker.password, or re-enroll to get new ones (a re-sign is needed after any edit)"
-		case errors.Is(err, packets.ErrorRefusedIDRejected):
-			r.Fix = "the broker refused client id " + DoctorClientID(c) + ": check the broker's ACL for kiosk client ids"
-		case strings.Contains(err.Error(), "certificate"), strings.Contains(err.Error(), "tls"):
-			r.Fix = "TLS failed: check broker.ca_file matches the broker's certificate and the device clock is right"
-		default:
-			r.Fix = "the broker is not reachable: check network, DNS and firewall (port in broker.url), and that the broker runs"
-		}
-		return r
+		return 0, err
 	}
 	cl.Disconnect(100)
-	r.Status = OK
-	r.Detail = fmt.Sprintf("connected to %s as %q in %d ms", c.Broker.URL, c.Broker.Username, time.Since(start).Milliseconds())
-	return r
+	return time.Since(start).Milliseconds(), nil
 }
 
 func checkCentral(ctx context.Context, o Options, c *config.Config) (Result, Result) {

@@ -229,3 +229,42 @@ func TestDoctorClientID(t *testing.T) {
 		}
 	}
 }
+
+// With broker.urls every node is tried: all up is OK, some down is WARN
+// naming the dead ones (the display still works), all down is FAIL.
+func TestDoctorBrokerURLs(t *testing.T) {
+	cases := []struct {
+		name   string
+		urls   func(live string) []string
+		status doctor.Status
+		detail []string
+		fix    string
+	}{
+		{"all up", func(live string) []string { return []string{live, strings.Replace(live, "127.0.0.1", "localhost", 1)} },
+			doctor.OK, []string{"127.0.0.1", "localhost"}, ""},
+		{"first down", func(live string) []string { return []string{"tcp://127.0.0.1:1", live} },
+			doctor.Warn, []string{"connected as", "LIVE in ", "failed: tcp://127.0.0.1:1: "}, "no failover"},
+		{"all down", func(string) []string { return []string{"tcp://127.0.0.1:1", "tcp://127.0.0.1:2"} },
+			doctor.Fail, []string{"tcp://127.0.0.1:1: ", "tcp://127.0.0.1:2: "}, "port in broker.urls"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDevice(t)
+			var live string
+			d.resign(t, func(c *config.Config) { live = c.Broker.URL; c.Broker.URLs, c.Broker.URL = tc.urls(live), "" })
+			rs := doctor.Run(context.Background(), d.opts)
+			r := byName(rs)["broker"]
+			if r.Status != tc.status || !strings.Contains(r.Fix, tc.fix) {
+				t.Errorf("broker = %s %q fix %q; want %s, fix with %q", r.Status, r.Detail, r.Fix, tc.status, tc.fix)
+			}
+			for _, w := range tc.detail {
+				if w = strings.Replace(w, "LIVE", live, 1); !strings.Contains(r.Detail, w) {
+					t.Errorf("detail %q lacks %q", r.Detail, w)
+				}
+			}
+			if got := doctor.Failed(rs); got != (tc.status == doctor.Fail) {
+				t.Errorf("Failed() = %v with broker %s", got, r.Status)
+			}
+		})
+	}
+}
