@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/atmguard/kiosk/agent"
+	"github.com/atmguard/kiosk/deploy/sdnotify"
 	"github.com/atmguard/kiosk/display"
 	"github.com/atmguard/kiosk/display/ebitenview"
 	"github.com/atmguard/kiosk/firmware-config/config"
@@ -163,6 +164,7 @@ func run(f flags, log *slog.Logger) error {
 	p := ebitenview.New(po)
 
 	var driver func(context.Context) error
+	var core *agent.Agent
 	switch {
 	case cfg != nil:
 		a, err := newAgent(cfg, f, p, log)
@@ -171,6 +173,7 @@ func run(f flags, log *slog.Logger) error {
 		} else {
 			defer a.Close()
 			driver = a.Run
+			core = a
 		}
 	case f.alertFile != "":
 		driver = func(ctx context.Context) error { return showFile(ctx, f.alertFile, f.dwell, p, clock.Real{}, log) }
@@ -194,13 +197,36 @@ func run(f flags, log *slog.Logger) error {
 		select {
 		case <-p.FirstFrame():
 			log.Info("first frame on screen", "since_process_start", time.Since(processStart).Round(time.Millisecond).String(), "size", p.Size().String())
+			// Under systemd (Type=notify) the unit is up once something is
+			// on the screen, not when the process exists.
+			if _, err := sdnotify.Ready(); err != nil {
+				log.Warn("sd_notify READY", "err", err)
+			}
 			if f.exitAfterFirstFrame {
 				cancel()
 			}
 		case <-ctx.Done():
 		}
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		// The watchdog ping is withheld while the agent core does not
+		// answer (its state lock held by a stuck loop), so systemd restarts
+		// a kiosk that is alive but frozen. Without a core the standing
+		// warning is the whole job and needs no check.
+		healthy := func() error {
+			if core != nil {
+				core.Stats()
+			}
+			return nil
+		}
+		if err := sdnotify.Watchdog(ctx, clock.Real{}, healthy, log); err != nil {
+			log.Warn("systemd watchdog", "err", err)
+		}
+	}()
 	err := p.Run(ctx) // blocks on the main goroutine until ctx is done or the window closes
+	_, _ = sdnotify.Stopping()
 	cancel()
 	wg.Wait()
 	if err != nil {

@@ -68,7 +68,15 @@ type kiosk struct {
 
 func startKiosk(t *testing.T, args ...string) *kiosk {
 	t.Helper()
+	return startKioskEnv(t, nil, args...)
+}
+
+func startKioskEnv(t *testing.T, env []string, args ...string) *kiosk {
+	t.Helper()
 	cmd := exec.Command(kioskBinary(t), args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -332,5 +340,61 @@ func TestTamperedConfig(t *testing.T) {
 	defer k.mu.Unlock()
 	if !strings.Contains(strings.Join(k.log, "\n"), "signature") {
 		t.Error("the log does not say the signature was wrong")
+	}
+}
+
+// TestSystemdNotify: under systemd (Type=notify) the kiosk says READY=1 only
+// once the first frame is on the screen, pings the watchdog while it runs
+// and says STOPPING=1 on SIGTERM.
+func TestSystemdNotify(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	msgs := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+	// WATCHDOG_USEC of 200 ms: the kiosk pings every 100 ms.
+	k := startKioskEnv(t, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000", "WATCHDOG_PID="},
+		"--windowed", "--width", "320", "--height", "240")
+	k.waitLine("first frame on screen")
+	seen := map[string]bool{}
+	deadline := time.After(60 * time.Second)
+	for !(seen["READY=1"] && seen["WATCHDOG=1"]) {
+		select {
+		case m := <-msgs:
+			for _, l := range strings.Split(m, "\n") {
+				seen[l] = true
+			}
+		case <-deadline:
+			t.Fatalf("notify messages so far %v: want READY=1 and WATCHDOG=1", seen)
+		}
+	}
+	if err := k.stop(); err != nil {
+		t.Fatalf("kiosk exit: %v", err)
+	}
+	for !seen["STOPPING=1"] {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				t.Fatal("notify socket closed before STOPPING=1")
+			}
+			for _, l := range strings.Split(m, "\n") {
+				seen[l] = true
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no STOPPING=1; saw %v", seen)
+		}
 	}
 }
