@@ -51,7 +51,11 @@ type Agent struct {
 	connSig   chan struct{} // connection state changed
 	presentCh chan display.Screen
 
-	client     mqtt.Client
+	client mqtt.Client
+	link   struct { // the broker connection being set up or in use
+		sync.Mutex
+		url string // broker URL of the last connection opened
+	}
 	fetchReset atomic.Bool
 	connected  atomic.Bool
 	stop       chan struct{}
@@ -142,10 +146,21 @@ func New(opts Options) (*Agent, error) {
 		a.srv = &http.Server{Handler: a.localAPI(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	}
-	if o.BrokerURL != "" {
+	if len(o.brokers) > 0 {
 		a.client = mqtt.NewClient(a.mqttOptions())
 	}
 	return a, nil
+}
+
+// Broker is the URL of the broker the agent is connected to, "" while it
+// is not connected.
+func (a *Agent) Broker() string {
+	if !a.connected.Load() {
+		return ""
+	}
+	a.link.Lock()
+	defer a.link.Unlock()
+	return a.link.url
 }
 
 // Cache is the agent's cache (read-only use: tests, diagnostics).

@@ -29,9 +29,15 @@ var errPacketTooLarge = errors.New("broker sent an MQTT packet larger than the a
 // in a capConn. Proxies from the environment are not used: displays talk
 // to their broker directly.
 func (a *Agent) openConn(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
-	d := o.Dialer
-	if d == nil {
-		d = &net.Dialer{Timeout: 30 * time.Second}
+	d := &net.Dialer{Timeout: 30 * time.Second}
+	if o.Dialer != nil {
+		dd := *o.Dialer
+		d = &dd
+	}
+	// paho's default dialer waits 30 s; with a cluster list a black-holed
+	// node would hold up the next one that long on every attempt
+	if o.ConnectTimeout > 0 && (d.Timeout == 0 || d.Timeout > o.ConnectTimeout) {
+		d.Timeout = o.ConnectTimeout
 	}
 	var c net.Conn
 	var err error
@@ -44,8 +50,14 @@ func (a *Agent) openConn(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 		return nil, fmt.Errorf("broker URL scheme %q is not supported", uri.Scheme)
 	}
 	if err != nil {
+		if len(a.o.brokers) > 1 {
+			a.log.Warn("broker unreachable; trying the next one", "broker", uri.Redacted(), "err", err)
+		}
 		return nil, err
 	}
+	a.link.Lock()
+	a.link.url = uri.Redacted()
+	a.link.Unlock()
 	return &capConn{Conn: c, max: maxIncomingPacket, onOversize: a.oversizePacket}, nil
 }
 

@@ -32,7 +32,7 @@ func OptionsFromConfig(cfg *config.Config) (Options, error) {
 	}
 	o := Options{
 		DeviceID: cfg.Device.ID, Branch: cfg.Device.Branch, Pref: cfg.Device.Prefecture,
-		BrokerURL: cfg.Broker.URL, Username: cfg.Broker.Username, Password: cfg.Broker.Password,
+		BrokerURLs: cfg.BrokerURLs(), Username: cfg.Broker.Username, Password: cfg.Broker.Password,
 		ClientID:      cfg.ClientID(),
 		Keys:          keys,
 		CentralURL:    cfg.Central.ContentURL,
@@ -49,7 +49,11 @@ func OptionsFromConfig(cfg *config.Config) (Options, error) {
 			LangInterval:     time.Duration(cfg.Display.LanguageDwellSec) * time.Second,
 		},
 	}
-	if u, err := url.Parse(cfg.Broker.URL); err == nil && (u.Scheme == "ssl" || u.Scheme == "mqtts") {
+	// config validation keeps every broker.urls entry as TLS as the first
+	if len(o.BrokerURLs) == 0 {
+		return Options{}, fmt.Errorf("agent config %s: no broker.url or broker.urls", cfg.File())
+	}
+	if u, err := url.Parse(o.BrokerURLs[0]); err == nil && (u.Scheme == "ssl" || u.Scheme == "mqtts") {
 		t, err := brokerTLS(cfg.Broker)
 		if err != nil {
 			return Options{}, fmt.Errorf("agent config %s: %w", cfg.File(), err)

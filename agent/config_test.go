@@ -60,3 +60,22 @@ func TestOptionsFromConfigRefusesNamingTheField(t *testing.T) {
 		t.Fatalf("bad device id: %v", err)
 	}
 }
+
+// broker.urls becomes BrokerURLs, in order; a TLS cluster gets the TLS
+// config (here: the CA file is missing, so building it fails by name).
+func TestOptionsFromConfigBrokerURLs(t *testing.T) {
+	cfg := config.Example()
+	cfg.Broker = config.Broker{URLs: []string{"tcp://127.0.0.1:1883", "tcp://127.0.0.1:1884"}, Username: "atm-13-0001", Password: "x"}
+	o, err := OptionsFromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.BrokerURLs) != 2 || o.BrokerURLs[0] != "tcp://127.0.0.1:1883" || o.BrokerURLs[1] != "tcp://127.0.0.1:1884" || o.BrokerURL != "" || o.TLS != nil {
+		t.Errorf("BrokerURL %q BrokerURLs %q TLS %v", o.BrokerURL, o.BrokerURLs, o.TLS)
+	}
+	cfg.Broker = config.Broker{URLs: []string{"mqtts://mqtt1.example.jp:8883", "mqtts://mqtt2.example.jp:8883"},
+		Username: "atm-13-0001", Password: "x", CAFile: "/nonexistent/broker-ca.pem"}
+	if _, err := OptionsFromConfig(cfg); err == nil || !strings.Contains(err.Error(), "broker.ca_file") {
+		t.Errorf("TLS cluster with a missing CA: %v", err)
+	}
+}

@@ -11,9 +11,13 @@ import (
 )
 
 func (a *Agent) mqttOptions() *mqtt.ClientOptions {
-	o := mqtt.NewClientOptions().
-		AddBroker(a.o.BrokerURL).
-		SetClientID(a.o.ClientID).
+	o := mqtt.NewClientOptions()
+	// paho walks the list in order on every connect and reconnect attempt
+	// (client.attemptConnection) and hands each URL to openConn
+	for _, u := range a.o.brokers {
+		o.AddBroker(u)
+	}
+	o.SetClientID(a.o.ClientID).
 		SetUsername(a.o.Username).
 		SetPassword(a.o.Password).
 		SetProtocolVersion(4).
@@ -96,6 +100,9 @@ func (a *Agent) onConnect(c mqtt.Client) {
 		return
 	default:
 	}
+	a.link.Lock()
+	broker := a.link.url
+	a.link.Unlock()
 	filters := map[string]byte{wire.CmdTopic(a.o.DeviceID): 1}
 	for _, sc := range a.scopes {
 		filters[wire.StateTopic(sc)] = 1
@@ -120,7 +127,7 @@ func (a *Agent) onConnect(c mqtt.Client) {
 	}
 	a.connected.Store(true)
 	a.bump(func(s *Stats) { s.Connects++ })
-	a.log.Info("connected", "broker", a.o.BrokerURL)
+	a.log.Info("connected", "broker", broker)
 	c.Publish(wire.StatusTopic(a.o.DeviceID), 1, true, a.statusJSON(wire.StateOnline))
 	a.reportOversize()
 	signal(a.connSig)

@@ -27,10 +27,17 @@ type Options struct {
 	AgentVersion string // reported in status and on the identify screen
 
 	// BrokerURL is tcp://host:port, or ssl:// / tls:// / mqtts:// for TLS.
-	// Empty runs the agent without MQTT (cache and local triggers only).
+	// Empty (with BrokerURLs empty too) runs the agent without MQTT (cache
+	// and local triggers only).
 	BrokerURL string
-	Username  string // MQTT credentials; also HTTP basic auth for screenshot uploads
-	Password  string
+	// BrokerURLs are the nodes of a broker cluster, instead of BrokerURL.
+	// Every connect and reconnect tries them in order and stays on the
+	// first that accepts, so a device fails over between nodes without a
+	// load balancer. Username, Password and TLS serve every node. Set
+	// BrokerURL or BrokerURLs, not both.
+	BrokerURLs []string
+	Username   string // MQTT credentials; also HTTP basic auth for screenshot uploads
+	Password   string
 	// TLS is used for TLS broker URLs (and is the place for client
 	// certificates and the pinned CA). Nil means the system defaults.
 	TLS *tls.Config
@@ -97,6 +104,8 @@ type Options struct {
 	Clock     clock.Clock  // default clock.Real{}
 	Logger    *slog.Logger // default slog.Default()
 	Presenter Presenter    // default NewHeadlessPresenter()
+
+	brokers []string // BrokerURL or BrokerURLs, set by withDefaults
 }
 
 // Schedule is the time-of-day part of the configuration.
@@ -207,15 +216,24 @@ func (o Options) withDefaults() (Options, error) {
 	if o.CachePath == "" {
 		bad("CachePath", "required")
 	}
-	if o.BrokerURL != "" {
-		u, err := url.Parse(o.BrokerURL)
-		if err != nil || u.Host == "" {
-			bad("BrokerURL", "%q is not a URL with a host", o.BrokerURL)
-		} else {
-			switch u.Scheme {
-			case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
-			default:
-				bad("BrokerURL", "scheme %q is not tcp, mqtt, ssl, tls, mqtts or tcps", u.Scheme)
+	switch {
+	case o.BrokerURL != "" && len(o.BrokerURLs) > 0:
+		bad("BrokerURLs", "BrokerURL is set too: give one broker in BrokerURL or a cluster in BrokerURLs, not both")
+	case o.BrokerURL != "":
+		if checkBrokerURL(bad, "BrokerURL", o.BrokerURL) {
+			o.brokers = []string{o.BrokerURL}
+		}
+	default:
+		seen := map[string]bool{}
+		for i, s := range o.BrokerURLs {
+			f := fmt.Sprintf("BrokerURLs[%d]", i)
+			if seen[s] {
+				bad(f, "%q is listed twice", s)
+				continue
+			}
+			seen[s] = true
+			if checkBrokerURL(bad, f, s) {
+				o.brokers = append(o.brokers, s)
 			}
 		}
 	}
@@ -301,6 +319,22 @@ func (o Options) withDefaults() (Options, error) {
 		o.Schedule.AlertSlide = 15 * time.Second
 	}
 	return o, nil
+}
+
+// checkBrokerURL reports (through bad) what is wrong with one broker URL
+// and whether it is usable.
+func checkBrokerURL(bad func(field, format string, a ...any), field, s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		bad(field, "%q is not a URL with a host", s)
+		return false
+	}
+	switch u.Scheme {
+	case "tcp", "mqtt", "ssl", "tls", "mqtts", "tcps":
+		return true
+	}
+	bad(field, "scheme %q is not tcp, mqtt, ssl, tls, mqtts or tcps", u.Scheme)
+	return false
 }
 
 func tokyo() *time.Location {
