@@ -54,7 +54,8 @@ type Agent struct {
 	client mqtt.Client
 	link   struct { // the broker connection being set up or in use
 		sync.Mutex
-		url string // broker URL of the last connection opened
+		url  string        // broker URL of the last connection opened
+		down chan struct{} // closed when that connection is lost
 	}
 	fetchReset atomic.Bool
 	connected  atomic.Bool
@@ -97,6 +98,9 @@ type Stats struct {
 	Connects   int            `json:"connects"`
 	Blobs      int            `json:"blobs_fetched"`
 	Commands   int            `json:"commands"`
+	// SubscribeFailures counts subscribe attempts the broker refused
+	// (SUBACK 0x80) or did not answer in time.
+	SubscribeFailures int `json:"subscribe_failures"`
 }
 
 // New validates opts, opens the cache (moving a corrupt one aside) and binds

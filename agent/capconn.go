@@ -55,10 +55,12 @@ func (a *Agent) openConn(uri *url.URL, o mqtt.ClientOptions) (net.Conn, error) {
 		}
 		return nil, err
 	}
+	cc := &capConn{Conn: c, max: maxIncomingPacket, onOversize: a.oversizePacket, down: make(chan struct{})}
 	a.link.Lock()
 	a.link.url = uri.Redacted()
+	a.link.down = cc.down
 	a.link.Unlock()
-	return &capConn{Conn: c, max: maxIncomingPacket, onOversize: a.oversizePacket}, nil
+	return cc, nil
 }
 
 // oversizePacket counts a packet refused by the capConn. The connection is
@@ -94,6 +96,12 @@ type capConn struct {
 	net.Conn
 	max        int
 	onOversize func(announced int)
+	// down is closed when paho closes the connection (it does on every
+	// loss), which ends a subscribe retry on this connection. onLost cannot
+	// do it: paho runs it concurrently with the reconnect, possibly after
+	// the next connection has been opened.
+	down     chan struct{}
+	downOnce sync.Once
 
 	mu      sync.Mutex // paho reads from one goroutine; the lock is for -race peace of mind
 	err     error
@@ -109,6 +117,13 @@ const (
 	capLength
 	capBody
 )
+
+func (c *capConn) Close() error {
+	if c.down != nil {
+		c.downOnce.Do(func() { close(c.down) })
+	}
+	return c.Conn.Close()
+}
 
 func (c *capConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
@@ -126,7 +141,7 @@ func (c *capConn) Read(p []byte) (int, error) {
 	}
 	c.mu.Unlock()
 	if perr != nil {
-		c.Conn.Close()
+		c.Close()
 		if announced > 0 && c.onOversize != nil {
 			c.onOversize(announced)
 		}

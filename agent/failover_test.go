@@ -3,10 +3,12 @@ package agent
 import (
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/atmguard/kiosk/agent/testbroker"
+	"github.com/atmguard/kiosk/internal/clock"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
@@ -83,6 +85,101 @@ func TestBrokerListFailover(t *testing.T) {
 	waitFor(t, a, "connected to node B", func() bool { return a.Broker() == nodeB.URL })
 	if c := a.Stats().Connects; c < 2 {
 		t.Errorf("Connects = %d, want a second connect", c)
+	}
+}
+
+// refuser refuses the first n subscriptions of one filter, then grants it.
+// It counts read checks until the first grant (mochi also checks reads
+// when it delivers the retained message, after the grant).
+type refuser struct {
+	mu      sync.Mutex
+	filter  string
+	n, seen int
+}
+
+func (r *refuser) acl(_, topic string, write bool) bool {
+	if write || topic != r.filter {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen > r.n {
+		return true
+	}
+	r.seen++
+	return r.seen > r.n
+}
+
+func (r *refuser) attempts() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen
+}
+
+// The broker refuses the subscription to state/all three times (SUBACK
+// 0x80, which paho does not report as an error). The agent counts each
+// refusal, retries after a backoff on its clock, ends up subscribed and
+// shows the retained alert. Only the refused filter is retried.
+func TestSubscribeRefusedIsRetried(t *testing.T) {
+	const refusals = 3
+	r := &refuser{filter: stateAll, n: refusals}
+	b := testbroker.MochiACL(t, r.acl)
+	sg := testSigner(t, 1)
+	central := mqttClient(t, b.URL, "central")
+	now := time.Now().UTC()
+	publish(t, central, stateAll, sealSnap(t, sg, wire.All, 1, now,
+		withAlerts(alert("a-0110", 90, time.Time{}, now.Add(time.Hour)))), true)
+
+	fc := clock.NewFake(now)
+	o := baseOptions(t, keyRing(t, sg))
+	o.BrokerURL = b.URL
+	o.Clock = fc
+	o.SubscribeRetryMin, o.SubscribeRetryMax = time.Second, 2*time.Second
+	a, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, a)
+
+	for i := 1; i <= refusals; i++ {
+		waitFor(t, a, "refusal counted", func() bool { return a.Stats().SubscribeFailures >= i })
+		if c := a.Stats().Connects; c != 0 {
+			t.Fatalf("agent reports connected (Connects %d) with a refused subscription", c)
+		}
+		// the retry timer exists before the count moves; the backoff
+		// is capped at 2 s
+		fc.Advance(2 * time.Second)
+	}
+	waitFor(t, a, "connected", func() bool { return a.Stats().Connects == 1 })
+	waitFor(t, a, "retained alert after the retries", screenIs(a, "alert:a-0110"))
+	if got, want := r.attempts(), refusals+1; got != want {
+		t.Errorf("broker saw %d subscriptions to %s, want %d", got, stateAll, want)
+	}
+	if got := a.Stats().SubscribeFailures; got != refusals {
+		t.Errorf("SubscribeFailures = %d, want %d", got, refusals)
+	}
+}
+
+// A refused subscription is retried no longer than the agent lives:
+// Close returns while the broker keeps refusing.
+func TestSubscribeRetryStopsOnClose(t *testing.T) {
+	r := &refuser{filter: stateAll, n: 1 << 30}
+	b := testbroker.MochiACL(t, r.acl)
+	sg := testSigner(t, 1)
+	o := baseOptions(t, keyRing(t, sg))
+	o.BrokerURL = b.URL
+	o.Clock = clock.NewFake(time.Now())
+	a, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startAgent(t, a) // its cleanup fails the test if Close or Run hang
+	waitFor(t, a, "refusal counted", func() bool { return a.Stats().SubscribeFailures >= 1 })
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.attempts(); n != 1 {
+		t.Errorf("%d subscribe attempts without advancing the clock, want 1", n)
 	}
 }
 

@@ -1,7 +1,11 @@
 package agent
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
+	"sort"
+	"strings"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -101,29 +105,14 @@ func (a *Agent) onConnect(c mqtt.Client) {
 	default:
 	}
 	a.link.Lock()
-	broker := a.link.url
+	down, broker := a.link.down, a.link.url
 	a.link.Unlock()
 	filters := map[string]byte{wire.CmdTopic(a.o.DeviceID): 1}
 	for _, sc := range a.scopes {
 		filters[wire.StateTopic(sc)] = 1
 	}
-	for attempt := 0; ; attempt++ {
-		t := c.SubscribeMultiple(filters, a.onMessage)
-		if t.WaitTimeout(10*time.Second) && t.Error() == nil {
-			break
-		}
-		// a session without subscriptions would silently keep stale content
-		a.log.Error("subscribe failed; retrying", "attempt", attempt, "err", t.Error())
-		if !c.IsConnectionOpen() {
-			return // the next connect runs this handler again
-		}
-		w := time.NewTimer(2 * time.Second)
-		select {
-		case <-w.C:
-		case <-a.stop:
-			w.Stop()
-			return
-		}
+	if !a.subscribe(c, filters, down) {
+		return // stopping, or the connection went; the next connect runs this again
 	}
 	a.connected.Store(true)
 	a.bump(func(s *Stats) { s.Connects++ })
@@ -131,6 +120,70 @@ func (a *Agent) onConnect(c mqtt.Client) {
 	c.Publish(wire.StatusTopic(a.o.DeviceID), 1, true, a.statusJSON(wire.StateOnline))
 	a.reportOversize()
 	signal(a.connSig)
+}
+
+// subAckFailure is the SUBACK return code of a refused subscription.
+const subAckFailure = 0x80
+
+// subscribe subscribes to filters until the broker has granted every one,
+// retrying what failed with a backoff on the agent's clock. A session
+// without its subscriptions would silently keep stale content, and a
+// refusal does not come back as an error: paho reports a SUBACK return
+// code 0x80 only in the token's Result (NATS refuses this way for a while
+// after losing a cluster node). It returns false if the agent stops or the
+// connection is lost (down closes) first.
+func (a *Agent) subscribe(c mqtt.Client, filters map[string]byte, down <-chan struct{}) bool {
+	pending := filters
+	wait := a.o.SubscribeRetryMin
+	for attempt := 1; ; attempt++ {
+		t := c.SubscribeMultiple(pending, a.onMessage)
+		var err error
+		var refused []string
+		switch {
+		case !t.WaitTimeout(10 * time.Second):
+			err = errors.New("no SUBACK within 10 s")
+		case t.Error() != nil:
+			err = t.Error()
+		default:
+			granted := map[string]byte{}
+			if st, ok := t.(*mqtt.SubscribeToken); ok {
+				granted = st.Result()
+			}
+			for f := range pending {
+				if code, ok := granted[f]; !ok || code > 2 {
+					refused = append(refused, f)
+				}
+			}
+			if len(refused) == 0 {
+				return true
+			}
+			sort.Strings(refused)
+			err = fmt.Errorf("broker refused %s (SUBACK 0x%02x)", strings.Join(refused, ", "), subAckFailure)
+			next := make(map[string]byte, len(refused))
+			for _, f := range refused {
+				next[f] = pending[f]
+			}
+			pending = next
+		}
+		if !c.IsConnectionOpen() {
+			return false
+		}
+		// the timer exists before the count moves, so whoever sees the
+		// count can advance a fake clock past it
+		timer := a.clk.NewTimer(wait)
+		a.bump(func(s *Stats) { s.SubscribeFailures++ })
+		a.log.Error("subscribe failed; retrying", "attempt", attempt, "retry_in", wait, "err", err)
+		select {
+		case <-timer.C():
+		case <-a.stop:
+			timer.Stop()
+			return false
+		case <-down:
+			timer.Stop()
+			return false
+		}
+		wait = min(2*wait, a.o.SubscribeRetryMax)
+	}
 }
 
 func (a *Agent) onLost(_ mqtt.Client, err error) {

@@ -97,6 +97,11 @@ type Options struct {
 	// attempt, so a fleet does not come back in lockstep; default 5 s,
 	// negative disables.
 	ReconnectJitter time.Duration
+	// SubscribeRetryMin and SubscribeRetryMax bound the backoff between
+	// attempts to subscribe after the broker refused a subscription (SUBACK
+	// 0x80) or did not answer; defaults 1 s and 30 s.
+	SubscribeRetryMin time.Duration
+	SubscribeRetryMax time.Duration
 	// ClockSkew is how far in the future a snapshot's issued time may be;
 	// default 2 minutes.
 	ClockSkew time.Duration
@@ -293,6 +298,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.ReconnectJitter == 0 {
 		o.ReconnectJitter = 5 * time.Second
+	}
+	if o.SubscribeRetryMin <= 0 {
+		o.SubscribeRetryMin = time.Second
+	}
+	if o.SubscribeRetryMax < o.SubscribeRetryMin {
+		o.SubscribeRetryMax = max(30*time.Second, o.SubscribeRetryMin)
 	}
 	if o.ClockSkew <= 0 {
 		o.ClockSkew = 2 * time.Minute

@@ -70,7 +70,19 @@ func Each(t *testing.T, f func(t *testing.T, b *Broker)) {
 // Mochi starts an embedded mochi broker on 127.0.0.1:0.
 func Mochi(tb testing.TB) *Broker {
 	tb.Helper()
-	return startMochi(tb, nil)
+	return startMochi(tb, nil, nil)
+}
+
+// ACL decides whether a client may publish (write) to or subscribe to a
+// topic or filter. A refused subscription gets SUBACK return code 0x80
+// (MQTT 3.1.1), as a NATS node does for a while after a cluster change.
+type ACL func(clientID, topic string, write bool) bool
+
+// MochiACL starts an embedded mochi broker whose topic permissions are acl
+// (connections are still all accepted).
+func MochiACL(tb testing.TB, acl ACL) *Broker {
+	tb.Helper()
+	return startMochi(tb, nil, acl)
 }
 
 // MochiTLS starts an embedded mochi broker with a TLS listener using cfg
@@ -78,10 +90,10 @@ func Mochi(tb testing.TB) *Broker {
 // is ssl://127.0.0.1:<port>.
 func MochiTLS(tb testing.TB, cfg *tls.Config) *Broker {
 	tb.Helper()
-	return startMochi(tb, cfg)
+	return startMochi(tb, cfg, nil)
 }
 
-func startMochi(tb testing.TB, tlsCfg *tls.Config) *Broker {
+func startMochi(tb testing.TB, tlsCfg *tls.Config, acl ACL) *Broker {
 	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
@@ -92,7 +104,7 @@ func startMochi(tb testing.TB, tlsCfg *tls.Config) *Broker {
 	caps.MaximumMessageExpiryInterval = 0
 	caps.MaximumClientWritesPending = 256
 	s := mochi.New(&mochi.Options{InlineClient: true, Logger: log, Capabilities: caps})
-	if err := s.AddHook(new(allowHook), nil); err != nil {
+	if err := s.AddHook(&allowHook{acl: acl}, nil); err != nil {
 		tb.Fatalf("testbroker: mochi auth hook: %v", err)
 	}
 	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0", TLSConfig: tlsCfg})
@@ -226,8 +238,12 @@ func (s *syncBuffer) String() string {
 }
 
 // allowHook lets every client connect and use every topic (mochi's own
-// auth.AllowHook pulls in a YAML dependency this module does not need).
-type allowHook struct{ mochi.HookBase }
+// auth.AllowHook pulls in a YAML dependency this module does not need),
+// unless acl says otherwise.
+type allowHook struct {
+	mochi.HookBase
+	acl ACL
+}
 
 func (h *allowHook) ID() string { return "testbroker-allow-all" }
 
@@ -236,4 +252,6 @@ func (h *allowHook) Provides(b byte) bool {
 }
 
 func (h *allowHook) OnConnectAuthenticate(*mochi.Client, packets.Packet) bool { return true }
-func (h *allowHook) OnACLCheck(*mochi.Client, string, bool) bool              { return true }
+func (h *allowHook) OnACLCheck(cl *mochi.Client, topic string, write bool) bool {
+	return h.acl == nil || h.acl(cl.ID, topic, write)
+}
