@@ -6,20 +6,26 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/atmguard/kiosk/agent"
 	"github.com/atmguard/kiosk/central"
 	"github.com/atmguard/kiosk/central/app"
 	"github.com/atmguard/kiosk/central/keys"
 	"github.com/atmguard/kiosk/deploy/fleet"
+	"github.com/atmguard/kiosk/display"
+	"github.com/atmguard/kiosk/internal/wire"
 )
 
 // clusterClient is a paho client that lists every node, like a production
@@ -312,8 +318,9 @@ func forgedState(c *clusterClient) string {
 }
 
 // failover is what a TCP load balancer in front of the cluster does: each
-// new connection goes to the first node that accepts it. The agent core
-// takes one broker URL, so this is how real agents reach a cluster today.
+// new connection goes to the first node that accepts it. Central takes one
+// broker URL, so this is how it reaches the cluster here; the agents list
+// the nodes themselves (broker.urls).
 type failover struct {
 	ln      net.Listener
 	targets []string
@@ -383,11 +390,85 @@ func (f *failover) Close() {
 	f.wg.Wait()
 }
 
-// TestClusterRealAgentsAndCentral runs central (external broker mode) and
-// real agent cores against the 3-node cluster through a failover address,
-// all initially on node a; kills node a; and checks that central's next
-// alert is displayed by every agent and that central sees them all online
-// again.
+// clusterAgents are real agent cores listing every node of the cluster
+// (agent.Options.BrokerURLs, config broker.urls), node a first.
+type clusterAgents struct {
+	agents []*agent.Agent
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errs   atomic.Int64
+}
+
+// shownPresenter is the agent's headless presenter plus a report the first
+// time each alert reaches the screen.
+type shownPresenter struct {
+	inner  *agent.HeadlessPresenter
+	index  int
+	report func(alertID string, index int)
+	mu     sync.Mutex
+	seen   map[string]bool
+}
+
+func (p *shownPresenter) Show(ctx context.Context, s display.Screen) (string, error) {
+	h, err := p.inner.Show(ctx, s)
+	if err != nil || s.Kind != display.KindAlert || s.Alert == nil {
+		return h, err
+	}
+	p.mu.Lock()
+	first := !p.seen[s.Alert.ID]
+	p.seen[s.Alert.ID] = true
+	p.mu.Unlock()
+	if first {
+		p.report(s.Alert.ID, p.index)
+	}
+	return h, nil
+}
+
+func startClusterAgents(t *testing.T, devs []fleet.Device, urls []string, centralURL string, kr wire.KeyRing, report func(string, int)) *clusterAgents {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ca := &clusterAgents{cancel: cancel}
+	dir := t.TempDir()
+	for i, d := range devs {
+		a, err := agent.New(agent.Options{
+			DeviceID: d.ID, Branch: d.Branch, Pref: d.Pref, AgentVersion: "cluster-test",
+			BrokerURLs: urls, Username: d.ID, Password: d.Password, Keys: kr,
+			CentralURL: centralURL, CachePath: filepath.Join(dir, d.ID+".db"),
+			Logger:               slog.New(slog.DiscardHandler),
+			Presenter:            &shownPresenter{inner: agent.NewHeadlessPresenter(), index: i, report: report, seen: map[string]bool{}},
+			MaxReconnectInterval: 2 * time.Second, ReconnectJitter: 500 * time.Millisecond,
+		})
+		if err != nil {
+			ca.stop()
+			t.Fatal(err)
+		}
+		ca.agents = append(ca.agents, a)
+		ca.wg.Add(1)
+		go func() {
+			defer ca.wg.Done()
+			if err := a.Run(ctx); err != nil {
+				ca.errs.Add(1)
+			}
+		}()
+	}
+	t.Cleanup(ca.stop)
+	return ca
+}
+
+func (ca *clusterAgents) stop() {
+	ca.cancel()
+	ca.wg.Wait()
+	for _, a := range ca.agents {
+		a.Close()
+	}
+}
+
+// TestClusterRealAgentsAndCentral runs central (external broker mode,
+// through a failover address) and real agent cores listing the three node
+// URLs against the 3-node cluster, all initially on node a; kills node a;
+// and checks that every agent moved to another node by itself, that
+// central's next alert is displayed by every agent and that central sees
+// them all online again.
 func TestClusterRealAgentsAndCentral(t *testing.T) {
 	if _, err := os.Stat(NATSBinary); err != nil {
 		t.Skip("nats-server not installed (deploy/scripts/install-deps.sh cluster)")
@@ -429,16 +510,16 @@ func TestClusterRealAgentsAndCentral(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var as *fleet.AgentSet
+	var as *clusterAgents
 	var mu sync.Mutex
 	cond := sync.NewCond(&mu)
 	shown := map[string]map[int]bool{}
-	report := func(r fleet.Report) {
+	report := func(alertID string, index int) {
 		mu.Lock()
-		if shown[r.AlertID] == nil {
-			shown[r.AlertID] = map[int]bool{}
+		if shown[alertID] == nil {
+			shown[alertID] = map[int]bool{}
 		}
-		shown[r.AlertID][r.Index] = true
+		shown[alertID][index] = true
 		cond.Broadcast()
 		mu.Unlock()
 	}
@@ -453,7 +534,7 @@ func TestClusterRealAgentsAndCentral(t *testing.T) {
 			if time.Since(t0) > 2*time.Minute {
 				fl, _ := a.Registry.Fleet(ctx, admin, central.FleetQuery{})
 				t.Fatalf("alert %s shown on %d of %d agents; central online %d, snapshots published %d, publish errors %d; agent stats %+v",
-					id, len(shown[id]), n, fl.Online, a.Alerts.Published(), a.Alerts.PublishErrors(), as.Stats()[0])
+					id, len(shown[id]), n, fl.Online, a.Alerts.Published(), a.Alerts.PublishErrors(), as.agents[0].Stats())
 			}
 			cond.Wait()
 		}
@@ -471,13 +552,24 @@ func TestClusterRealAgentsAndCentral(t *testing.T) {
 			}
 		}
 	}
-	tgt := fleet.Target{BrokerURL: lb.URL(), CentralURL: a.URL(), Keys: a.Keys.KeyRing(keys.Signing)}
-	as, err = fleet.StartAgents(devs, 0, tgt, t.TempDir(), fleet.AgentOptions{MaxReconnectInterval: 2 * time.Second, ReconnectJitter: 500 * time.Millisecond}, report)
-	if err != nil {
-		t.Fatal(err)
+	var nodeURLs []string
+	for _, addr := range addrs {
+		nodeURLs = append(nodeURLs, "tcp://"+addr)
 	}
-	t.Cleanup(as.Stop)
+	as = startClusterAgents(t, devs, nodeURLs, a.URL(), a.Keys.KeyRing(keys.Signing), report)
 	waitOnline()
+	// node a is first in every list; an agent whose connect node a refused
+	// (a user reload still in progress) has already moved on
+	onA := 0
+	for _, ag := range as.agents {
+		if ag.Broker() == nodeURLs[0] {
+			onA++
+		}
+	}
+	if onA == 0 {
+		t.Fatalf("no agent on node a (%s), the first in their lists: the kill would test nothing", nodeURLs[0])
+	}
+	t.Logf("%d of %d agents on node a before the kill", onA, n)
 	alA, _, err := fleet.PublishAlert(ctx, a, staff, "クラスタ試験 A")
 	if err != nil {
 		t.Fatal(err)
@@ -515,8 +607,13 @@ func TestClusterRealAgentsAndCentral(t *testing.T) {
 	waitShown(alB.ID)
 	t.Logf("alert B (published after killing node a) on all %d agents %v after the kill", n, time.Since(killed).Round(time.Millisecond))
 	waitOnline()
-	if as.Errors() != 0 {
-		t.Fatalf("%d agents failed", as.Errors())
+	for i, ag := range as.agents {
+		if b := ag.Broker(); b == nodeURLs[0] || b == "" {
+			t.Errorf("agent %d on %q after node a was killed", i, b)
+		}
+	}
+	if n := as.errs.Load(); n != 0 {
+		t.Fatalf("%d agents failed", n)
 	}
 	t.Logf("whole test %v", time.Since(start).Round(time.Millisecond))
 }
