@@ -329,6 +329,7 @@ func TestRotatedUpload(t *testing.T) {
 	g := &game{p: p, w: 360, h: 640}
 	s := display.Screen{Kind: display.KindAlert, Lang: "ja", Alert: testAlert()}
 	f := g.render(s)
+	g.ensureImg(f)
 	defer g.dispose(f)
 	want, err := display.Render(s, 640, 360) // the customer sees a 640x360 landscape screen
 	if err != nil {

@@ -25,10 +25,11 @@ var (
 // frame is one rendered screen.
 type frame struct {
 	s        display.Screen
-	rgba     *image.RGBA // as presented (rotated); dropped once the frame check has passed
-	size     image.Point // of rgba
-	bg       color.RGBA  // its top-left pixel: fills the edge the drift uncovers
-	img      *ebiten.Image
+	rgba     *image.RGBA   // as presented (rotated); dropped once the frame check has passed
+	size     image.Point   // of rgba
+	bg       color.RGBA    // its top-left pixel: fills the edge the drift uncovers
+	img      *ebiten.Image // GPU copy, made only while needed (fade, drift, ticker); see compose
+	onScreen bool          // the picture is on the screen (it is kept between frames)
 	hash     string
 	fallback bool  // the standing warning shown because s failed
 	err      error // why it fell back
@@ -63,6 +64,7 @@ type game struct {
 
 	drift image.Point
 	shots []chan shot
+	touch *ebiten.Image // 1x1, drawn with BlendDestination: changes no pixel
 
 	pre chan *frame // the standing warning, rendered while Ebiten starts
 }
@@ -113,7 +115,6 @@ func (g *game) Update() error {
 		f := <-g.pre
 		g.pre = nil
 		if f.size == image.Pt(g.w, g.h) {
-			f.img = upload(f.rgba)
 			g.cur = f
 			g.dirty, g.checkDue = true, true
 		}
@@ -198,12 +199,33 @@ func (g *game) fading(now time.Duration) bool {
 }
 
 // render draws s with the shared renderer; a screen that cannot be drawn
-// becomes the standing warning (never a blank screen).
+// becomes the standing warning (never a blank screen). The GPU copy is made
+// later, only if needed (ensureImg).
 func (g *game) render(s display.Screen) *frame {
-	f := g.renderCPU(s, g.w, g.h)
-	f.img = upload(f.rgba)
-	return f
+	return g.renderCPU(s, g.w, g.h)
 }
+
+// pixels returns f's rendered pixels, rendering them again if they were
+// dropped after the frame check (the renderer is deterministic).
+func (g *game) pixels(f *frame) *image.RGBA {
+	if f.rgba != nil {
+		return f.rgba
+	}
+	return g.renderCPU(f.s, f.size.X, f.size.Y).rgba
+}
+
+// ensureImg gives f its GPU copy.
+func (g *game) ensureImg(f *frame) {
+	if f.img == nil {
+		f.img = upload(g.pixels(f))
+	}
+}
+
+// keepImg reports whether the current frame's GPU copy must be kept: drift
+// and the ticker redraw the picture from it. Otherwise the picture lives only
+// on the screen (which is not cleared between frames), saving a
+// full-screen texture (16 MB at 1920x1080: textures are padded to 2048x2048).
+func (g *game) keepImg() bool { return g.p.o.Drift || g.ticker != nil }
 
 // standing renders the standing warning at w x h. On a panel stranger than
 // 1:4 it is drawn at 1:4, centred; it cannot fail.
@@ -263,6 +285,7 @@ func (g *game) switchTo(f *frame, now time.Duration) {
 func (g *game) dispose(f *frame) {
 	if f != nil && f.img != nil {
 		f.img.Deallocate()
+		f.img = nil
 	}
 }
 
@@ -339,12 +362,21 @@ func (g *game) drawTicker(screen *ebiten.Image) {
 // compose draws the current picture: the fade, the drift offset, the
 // ticker. It reports whether a fade is in progress.
 func (g *game) compose(screen *ebiten.Image, now time.Duration) bool {
+	fading := g.fading(now)
+	if fading && g.prev.img == nil {
+		// The previous picture is on the screen only: copy it once for the
+		// fade. (Without drift it was drawn at offset 0.)
+		g.prev.img = ebiten.NewImageWithOptions(screen.Bounds(), &ebiten.NewImageOptions{Unmanaged: true})
+		g.prev.img.DrawImage(screen, nil)
+	}
+	if fading || g.keepImg() {
+		g.ensureImg(g.cur)
+	}
 	if g.drift != (image.Point{}) {
 		screen.Fill(g.cur.bg)
 	}
 	op := &ebiten.DrawImageOptions{}
 	op.GeoM.Translate(float64(g.drift.X), float64(g.drift.Y))
-	fading := g.fading(now)
 	if fading {
 		screen.DrawImage(g.prev.img, op)
 		t := float64(now-g.fadeStart) / float64(g.p.o.Fade)
@@ -354,18 +386,50 @@ func (g *game) compose(screen *ebiten.Image, now time.Duration) bool {
 		g.dispose(g.prev)
 		g.prev = nil
 	}
-	screen.DrawImage(g.cur.img, op)
+	switch {
+	case g.cur.img != nil:
+		screen.DrawImage(g.cur.img, op)
+		g.cur.onScreen = !fading
+	case !g.cur.onScreen:
+		// Straight into the screen: no texture, no extra GPU copy. The
+		// drift is zero here (drift keeps the texture).
+		writePixels(screen, g.pixels(g.cur))
+		g.cur.onScreen = true
+	}
 	if g.ticker != nil {
 		g.drawTicker(screen)
+	}
+	// Once checked (its CPU pixels dropped) and with nothing redrawing from
+	// it, the picture needs no texture: the screen keeps it.
+	if !fading && !g.keepImg() && g.cur.rgba == nil && g.cur.img != nil {
+		g.dispose(g.cur)
 	}
 	return fading
 }
 
-// upload copies img to a new GPU image in bands, so Ebiten's staging
-// buffer is a band, not a second full frame held in its pool.
+// touchScreen draws to the screen without changing a pixel: Ebiten drops
+// the CPU copy a ReadPixels left (8 MB at 1920x1080) on the next draw.
+func (g *game) touchScreen(screen *ebiten.Image) {
+	if g.touch == nil {
+		g.touch = ebiten.NewImage(1, 1)
+	}
+	screen.DrawImage(g.touch, &ebiten.DrawImageOptions{Blend: ebiten.BlendDestination})
+}
+
+// upload copies img to a new GPU image. Unmanaged: a full-screen image
+// gets its own texture, freed at once by Deallocate, instead of a page of
+// Ebiten's atlas.
 func upload(img *image.RGBA) *ebiten.Image {
 	b := img.Bounds()
-	out := ebiten.NewImage(b.Dx(), b.Dy())
+	out := ebiten.NewImageWithOptions(image.Rect(0, 0, b.Dx(), b.Dy()), &ebiten.NewImageOptions{Unmanaged: true})
+	writePixels(out, img)
+	return out
+}
+
+// writePixels copies img to the top-left of out in bands, so Ebiten's
+// staging buffer is a band, not a second full frame held in its pool.
+func writePixels(out *ebiten.Image, img *image.RGBA) {
+	b := img.Bounds()
 	const band = 64
 	for y := b.Min.Y; y < b.Max.Y; y += band {
 		r := image.Rect(b.Min.X, y, b.Max.X, min(y+band, b.Max.Y))
@@ -382,7 +446,6 @@ func upload(img *image.RGBA) *ebiten.Image {
 		}
 		out.SubImage(r.Sub(b.Min)).(*ebiten.Image).WritePixels(pix)
 	}
-	return out
 }
 
 // check is the frame watchdog: it reads back the presented frame and
@@ -403,7 +466,11 @@ func (g *game) check(screen *ebiten.Image) {
 	// CPU copy of a read-back image until it is drawn to again: draw the
 	// same frame once more to drop it, and give the pages back to the OS.
 	g.cur.rgba = nil
+	if reason != "" {
+		g.cur.onScreen = false // draw it again (below)
+	}
 	g.compose(screen, g.now())
+	g.touchScreen(screen)
 	debug.FreeOSMemory()
 	if reason == "" {
 		g.resolve(nil)
