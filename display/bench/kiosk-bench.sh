@@ -4,6 +4,9 @@
 #   2. CPU (% of one core) and RSS/PSS of the kiosk showing a static screen
 #      (the built-in standing warning) for SECONDS seconds.
 # Usage: display/bench/kiosk-bench.sh [runs=5] [seconds=30]
+#   KIOSK_BIN=/path/to/kiosk-agent  bench that binary instead of building the
+#   tree (A/B comparisons: build the other commit with `git archive`).
+#   The environment is passed on (e.g. MALLOC_ARENA_MAX=2 to try it).
 # Needs: xvfb (xvfb-run), the ebiten build deps (deploy/scripts/install-deps.sh).
 set -euo pipefail
 runs=${1:-5}
@@ -12,7 +15,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
-(cd "$root" && go build -o "$tmp/kiosk-agent" ./agent/cmd/kiosk-agent)
+if [[ -n ${KIOSK_BIN:-} ]]; then
+  cp "$KIOSK_BIN" "$tmp/kiosk-agent"
+else
+  (cd "$root" && go build -o "$tmp/kiosk-agent" ./agent/cmd/kiosk-agent)
+fi
 
 cat >"$tmp/inner.sh" <<'INNER'
 #!/usr/bin/env bash
@@ -20,17 +27,18 @@ set -euo pipefail
 bin=$1 runs=$2 secs=$3 tmp=$4
 hz=$(getconf CLK_TCK)
 echo "first frame (exec -> frame presented), full-screen 1920x1080, $runs runs:"
-ff=()
+ff=() ip=()
 for i in $(seq "$runs"); do
   t0=$(date +%s%3N)
   line=$("$bin" --exit-after-first-frame 2>&1 | grep -m1 'first frame on screen')
   # the log line's own timestamp (ms) minus the time just before exec
   t1=$(date -d "$(sed -E 's/^time=([^ ]+) .*/\1/' <<<"$line")" +%s%3N)
   inproc=$(sed -E 's/.*since_process_start=([0-9.]+)(ms|s).*/\1 \2/' <<<"$line" | awk '{ if ($2=="s") print $1*1000; else print $1 }')
-  ff+=("$((t1-t0))")
+  ff+=("$((t1-t0))") ip+=("$inproc")
   printf '  run %d: %d ms from exec (%s ms after main package init)\n' "$i" $((t1-t0)) "$inproc"
 done
-printf '%s\n' "${ff[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  median %s ms, min %s ms, max %s ms\n", a[int((NR+1)/2)], a[1], a[NR]}'
+printf '%s\n' "${ff[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  from exec: median %s ms, min %s ms, max %s ms\n", a[int((NR+1)/2)], a[1], a[NR]}'
+printf '%s\n' "${ip[@]}" | sort -n | awk '{a[NR]=$1} END {printf "  from main package init: median %s ms, min %s ms, max %s ms\n", a[int((NR+1)/2)], a[1], a[NR]}'
 
 echo "static screen (standing warning, full-screen 1920x1080) for ${secs}s:"
 "$bin" >"$tmp/kiosk.log" 2>&1 &
@@ -45,6 +53,7 @@ awk -v a="$a" -v b="$b" -v hz="$hz" -v ns=$((s1-s0)) 'BEGIN { printf "  CPU: %.2
 grep -E 'VmRSS|VmHWM' "/proc/$pid/status" | sed 's/^/  /'
 awk '/^Pss:/ {printf "  PSS: %d kB\n", $2}' "/proc/$pid/smaps_rollup"
 kill -TERM "$pid"; wait "$pid" || true
+echo "load at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 INNER
 chmod +x "$tmp/inner.sh"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
