@@ -27,6 +27,17 @@
 // MinSwitchInterval apart (never more than 3 a second). Optional burn-in
 // drift moves the picture one pixel per DriftStep within +-DriftMax.
 //
+// # Memory
+//
+// A static screen holds no texture of its own: a frame is written straight
+// into Ebiten's screen image (kept between frames), and the CPU copy of its
+// pixels is dropped once the watchdog has checked it. A GPU copy of the
+// frame exists only while something redraws from it: a cross-fade (the
+// outgoing picture is copied from the screen), burn-in drift and the
+// ticker. A frame needed again after its pixels were dropped is rendered
+// again (the renderer is deterministic). Frame textures are unmanaged (not
+// on Ebiten's atlas) so freeing one gives its memory back at once.
+//
 // # Caveats
 //
 //   - Run must be called on the main goroutine, once per process.
