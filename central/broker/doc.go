@@ -30,4 +30,16 @@
 // only to kiosk/v1/state/... and kiosk/v1/device/<id>/cmd. Central's own
 // client authenticates with a random per-start credential and may do
 // anything.
+//
+// # Central's client
+//
+// Client keeps a persistent session (CleanSession false) so the broker
+// queues the fleet's status and events while central is away. paho then
+// resends unacknowledged publishes after a reconnect, alongside the
+// on-connect handler in which central re-signs its snapshots with newer
+// seqs; Publish therefore waits (at most ResumeWait) until the resent ones
+// are acknowledged, so the broker never ends up retaining an older
+// snapshot. The store is internal/mqttstore (paho's MemoryStore races on
+// the DUP flag, upstream #703). Subscriptions the broker refuses (SUBACK
+// 0x80, as NATS does after a cluster change) are retried while connected.
 package broker
