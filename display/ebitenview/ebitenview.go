@@ -233,6 +233,9 @@ func (p *Presenter) Run(ctx context.Context) error {
 // RunGame is Run with a hook called once from inside the loop on the first
 // frame (tests start testing.M there: ReadPixels needs a running loop).
 func (p *Presenter) RunGame(ctx context.Context, onStart func()) error {
+	if !mmapLargeAllocations() {
+		p.o.Logger.Debug("malloc mmap threshold not set (not glibc)")
+	}
 	ebiten.SetWindowTitle(p.o.Title)
 	if p.o.Windowed {
 		ebiten.SetWindowSize(p.o.WindowW, p.o.WindowH)
