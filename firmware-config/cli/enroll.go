@@ -42,7 +42,7 @@ kiosk-config enroll -central https://central.example.jp -token-file /tmp/token -
 				}
 				tok := *token
 				if tok == "" && *tokenFile != "" {
-					b, err := readFile(*tokenFile, 4096)
+					b, err := config.ReadLimited(*tokenFile, 4096)
 					if err != nil {
 						return failf(env, ExitIO, "enroll", "%v", err)
 					}
@@ -57,7 +57,7 @@ kiosk-config enroll -central https://central.example.jp -token-file /tmp/token -
 				if exists(*out) && !*force {
 					return failf(env, ExitIO, "enroll", "%s exists; use -force to re-enroll and replace it", *out)
 				}
-				draft, err := readFile(args[0], config.MaxConfigBytes)
+				draft, err := config.ReadLimited(args[0], config.MaxConfigBytes)
 				if err != nil {
 					return failf(env, ExitIO, "enroll", "%v", err)
 				}

@@ -76,7 +76,7 @@ func init() {
 				if err != nil {
 					return failf(env, ioCode(err), "sign", "%v", err)
 				}
-				data, err := readFile(path, config.MaxConfigBytes)
+				data, err := config.ReadLimited(path, config.MaxConfigBytes)
 				if err != nil {
 					return failf(env, ExitIO, "sign", "%v", err)
 				}

@@ -40,7 +40,7 @@ type Report struct {
 }
 
 func runValidate(env *Env, path string, asJSON, draft bool) int {
-	data, err := readFile(path, config.MaxConfigBytes)
+	data, err := config.ReadLimited(path, config.MaxConfigBytes)
 	if err != nil {
 		if asJSON {
 			writeJSON(env, Report{File: path, Errors: []*config.FieldError{{File: path, Msg: err.Error()}}})

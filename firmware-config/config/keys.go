@@ -79,7 +79,7 @@ func ReadPrivateKeyFile(path string) (*wire.Signer, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("read private key %s: mode %o lets others read it: chmod 600 %s", path, st.Mode().Perm(), path)
 	}
-	data, err := readLimited(path, maxKeyFileBytes)
+	data, err := ReadLimited(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}
@@ -130,7 +130,7 @@ func ParsePublicKeys(data []byte) ([]ed25519.PublicKey, error) {
 
 // ReadPublicKeyFile loads pinned provisioning public keys as a key ring.
 func ReadPublicKeyFile(path string) (wire.KeyRing, error) {
-	data, err := readLimited(path, maxKeyFileBytes)
+	data, err := ReadLimited(path, maxKeyFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read provisioning public key: %w", err)
 	}

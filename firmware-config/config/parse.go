@@ -17,7 +17,7 @@ import (
 
 // Load reads and parses a config file (see Parse).
 func Load(path string) (*Config, error) {
-	data, err := readLimited(path, MaxConfigBytes)
+	data, err := ReadLimited(path, MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load config: %w", err)
 	}
@@ -512,7 +512,9 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func readLimited(path string, max int64) ([]byte, error) {
+// ReadLimited reads a whole file, refusing one over max bytes with an error
+// naming it, so a wrong path (a device node, a huge log) cannot exhaust memory.
+func ReadLimited(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

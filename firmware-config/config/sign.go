@@ -110,11 +110,11 @@ func LoadSigned(configPath, sigPath string, provisioningKeys wire.KeyRing) (*Con
 	if len(provisioningKeys) == 0 {
 		return nil, fmt.Errorf("load signed config %s: no provisioning keys pinned", configPath)
 	}
-	data, err := readLimited(configPath, MaxConfigBytes)
+	data, err := ReadLimited(configPath, MaxConfigBytes)
 	if err != nil {
 		return nil, fmt.Errorf("load signed config: %w", err)
 	}
-	sig, err := readLimited(sigPath, MaxSigBytes)
+	sig, err := ReadLimited(sigPath, MaxSigBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("load signed config %s: %w: no signature file %s (sign it with kiosk-config sign)", configPath, ErrUnsigned, sigPath)
 	}
