@@ -584,10 +584,10 @@ func TestClusterRealAgentsAndCentral(t *testing.T) {
 	killed := time.Now()
 	cl.Nodes[0].Kill(syscall.SIGKILL) // central and every agent were on node a
 	// Central's MQTT client fails over like the agents; publish once it
-	// reports healthy again. (Approving while it is still disconnected
-	// leaves the alert saved but unpublished until the next re-issue:
-	// central does not retry; reported to central's owner, see
-	// docs/OPERATIONS.md.)
+	// reports healthy again. (Approving while it is disconnected also
+	// works: the alert is saved and central re-publishes unacknowledged
+	// scopes every 10 s and on every reconnect; central/app's
+	// TestClusterApproveDuringNodeLoss covers that case.)
 	// Wait for central to notice the loss (its connection through the
 	// failover address is closed at once) and to be connected again.
 	for t0 := time.Now(); a.MQTT.Connected() && time.Since(t0) < 10*time.Second; {
