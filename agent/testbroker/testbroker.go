@@ -38,6 +38,8 @@ import (
 	mochi "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/atmguard/kiosk/internal/mochilisten"
 )
 
 // MosquittoPath is where Debian installs mosquitto.
@@ -107,7 +109,7 @@ func startMochi(tb testing.TB, tlsCfg *tls.Config, acl ACL) *Broker {
 	if err := s.AddHook(&allowHook{acl: acl}, nil); err != nil {
 		tb.Fatalf("testbroker: mochi auth hook: %v", err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0", TLSConfig: tlsCfg})
+	l := mochilisten.NewTCP(s, listeners.Config{ID: "tcp", Address: "127.0.0.1:0", TLSConfig: tlsCfg})
 	if err := s.AddListener(l); err != nil {
 		tb.Fatalf("testbroker: mochi listener: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/atmguard/kiosk/central/broker"
+	"github.com/atmguard/kiosk/internal/mochilisten"
 )
 
 // refuseHook accepts every connection and refuses the first `refuse`
@@ -46,7 +47,7 @@ func TestRefusedSubscriptionRetried(t *testing.T) {
 	if err := s.AddHook(hook, nil); err != nil {
 		t.Fatal(err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
+	l := mochilisten.NewTCP(s, listeners.Config{ID: "tcp", Address: "127.0.0.1:0"})
 	if err := s.AddListener(l); err != nil {
 		t.Fatal(err)
 	}

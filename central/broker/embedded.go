@@ -19,6 +19,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 	bbolt "go.etcd.io/bbolt"
 
+	"github.com/atmguard/kiosk/internal/mochilisten"
 	"github.com/atmguard/kiosk/internal/wire"
 )
 
@@ -44,7 +45,7 @@ type Config struct {
 // Embedded is a running mochi broker.
 type Embedded struct {
 	srv        *mqtt.Server
-	tcp        *listeners.TCP
+	tcp        *mochilisten.Listener
 	centralPwd string
 	log        *slog.Logger
 	closeOnce  sync.Once
@@ -94,7 +95,7 @@ func StartEmbedded(cfg Config) (*Embedded, error) {
 			return nil, fmt.Errorf("embedded broker: storage %s: %w", path, err)
 		}
 	}
-	e.tcp = listeners.NewTCP(listeners.Config{Type: "tcp", ID: "tcp", Address: cfg.Addr})
+	e.tcp = mochilisten.NewTCP(srv, listeners.Config{Type: "tcp", ID: "tcp", Address: cfg.Addr})
 	if err := srv.AddListener(e.tcp); err != nil {
 		srv.Close()
 		return nil, fmt.Errorf("embedded broker: listen %s: %w", cfg.Addr, err)

@@ -11,6 +11,8 @@ import (
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
+
+	"github.com/atmguard/kiosk/internal/mochilisten"
 )
 
 // Broker is a running broker.
@@ -27,7 +29,7 @@ func Start(tb testing.TB, check func(user, pass string) bool) *Broker {
 	if err := s.AddHook(&authHook{check: check}, nil); err != nil {
 		tb.Fatal(err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "t1", Address: "127.0.0.1:0"})
+	l := mochilisten.NewTCP(s, listeners.Config{ID: "t1", Address: "127.0.0.1:0"})
 	if err := s.AddListener(l); err != nil {
 		tb.Fatal(err)
 	}
