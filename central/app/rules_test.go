@@ -181,6 +181,9 @@ func TestEnrollThenConnect(t *testing.T) {
 		t.Fatal(err)
 	}
 	opts.Logger = app.QuietLogger()
+	// The enrolled config names the default local API port; a test must not
+	// depend on it being free (a running kiosk or demo holds it).
+	opts.LocalAPIAddr = "127.0.0.1:0"
 	ag, err := agent.New(opts)
 	if err != nil {
 		t.Fatal(err)
