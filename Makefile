@@ -9,7 +9,7 @@ BIN      := bin
 PKGS     := ./...
 # Tests that need X (the ebiten presenter, the kiosk) run under a real X server.
 XVFB     := xvfb-run -a -s "-screen 0 1920x1080x24"
-TESTFLAGS ?= -race -count=1 -timeout 75m
+TESTFLAGS ?= -race -count=1 -timeout 40m
 
 .PHONY: all deps test lint fmt vet build demo bench fuzz test-cluster clean
 
