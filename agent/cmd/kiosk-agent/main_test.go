@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atmguard/kiosk/deploy/sdnotify/sdnotifytest"
 	"github.com/atmguard/kiosk/display"
 	"github.com/atmguard/kiosk/firmware-config/config"
 	"github.com/atmguard/kiosk/internal/wire"
@@ -347,24 +348,7 @@ func TestTamperedConfig(t *testing.T) {
 // once the first frame is on the screen, pings the watchdog while it runs
 // and says STOPPING=1 on SIGTERM.
 func TestSystemdNotify(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 100)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sock, msgs := sdnotifytest.Socket(t)
 	// WATCHDOG_USEC of 200 ms: the kiosk pings every 100 ms.
 	k := startKioskEnv(t, []string{"NOTIFY_SOCKET=" + sock, "WATCHDOG_USEC=200000", "WATCHDOG_PID="},
 		"--windowed", "--width", "320", "--height", "240")

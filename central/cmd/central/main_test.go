@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atmguard/kiosk/deploy/sdnotify/sdnotifytest"
 )
 
 // The test re-executes its own binary as "central serve" (env
@@ -121,24 +122,7 @@ func TestNoDefaults(t *testing.T) {
 // TestSystemdNotify: under systemd (NOTIFY_SOCKET set) central says READY=1
 // once it serves and STOPPING=1 on SIGTERM.
 func TestSystemdNotify(t *testing.T) {
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	msgs := make(chan string, 10)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				close(msgs)
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
+	sock, msgs := sdnotifytest.Socket(t)
 	_, stop := serveEnv(t, []string{"NOTIFY_SOCKET=" + sock}, "serve", "--data", t.TempDir(), "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0")
 	want := func(s string) {
 		t.Helper()
