@@ -230,19 +230,29 @@ func (s *Service) Check(ctx context.Context, actor central.Actor, in central.Ale
 
 // ---- lifecycle
 
-func (s *Service) CreateDraft(ctx context.Context, actor central.Actor, in central.AlertInput) (*central.Alert, error) {
+// prepare is what creating and editing an alert share: the role check, the
+// full check against the current allow-list, and the default issuer.
+func (s *Service) prepare(actor central.Actor, what string, in central.AlertInput) (central.AlertInput, error) {
 	if !actor.Can(central.PermEditContent) {
-		return nil, central.Forbidden(actor, "create alerts")
+		return in, central.Forbidden(actor, what)
 	}
 	g, err := s.guard()
 	if err != nil {
-		return nil, err
+		return in, err
 	}
 	if err := s.validate(in, s.cfg.Clock.Now(), g); err != nil {
-		return nil, err
+		return in, err
 	}
 	if in.Issuer == "" {
 		in.Issuer = s.cfg.Issuer
+	}
+	return in, nil
+}
+
+func (s *Service) CreateDraft(ctx context.Context, actor central.Actor, in central.AlertInput) (*central.Alert, error) {
+	in, err := s.prepare(actor, "create alerts", in)
+	if err != nil {
+		return nil, err
 	}
 	var a *central.Alert
 	err = s.commit(ctx, func(tx *store.Tx, now time.Time) ([]wire.Scope, func(*store.Tx) (*central.AuditEntry, error), error) {
@@ -318,18 +328,9 @@ func (s *Service) transition(ctx context.Context, actor central.Actor, action, i
 }
 
 func (s *Service) Update(ctx context.Context, actor central.Actor, id string, version int, in central.AlertInput) (*central.Alert, error) {
-	if !actor.Can(central.PermEditContent) {
-		return nil, central.Forbidden(actor, "edit alerts")
-	}
-	g, err := s.guard()
+	in, err := s.prepare(actor, "edit alerts", in)
 	if err != nil {
 		return nil, err
-	}
-	if err := s.validate(in, s.cfg.Clock.Now(), g); err != nil {
-		return nil, err
-	}
-	if in.Issuer == "" {
-		in.Issuer = s.cfg.Issuer
 	}
 	return s.transition(ctx, actor, "alert.update", id, version, func(a *central.Alert, now time.Time) (bool, map[string]any, error) {
 		if a.State != central.StateDraft {
